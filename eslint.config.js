@@ -1,0 +1,83 @@
+// Lint for the whole workspace. Besides the recommended rules it enforces the
+// shape of STYLE.md: the core imports no adapter or app, an adapter imports
+// no other adapter, and nothing outside a package reaches into its sources.
+import js from "@eslint/js"
+import tseslint from "typescript-eslint"
+
+const adapters = ["@tok/vue", "@tok/svelte", "@tok/angular"]
+const deepImports = {
+  group: ["@tok/*/src/*", "**/packages/*/src/*", "../../packages/*"],
+  message: "Import a package by its name and public entry points, not its files.",
+}
+const restrict = (names, message) => ({
+  "no-restricted-imports": [
+    "error",
+    {
+      paths: names.map((name) => ({ name, message })),
+      patterns: [deepImports, ...names.map((name) => ({ group: [`${name}/*`], message }))],
+    },
+  ],
+})
+
+export default tseslint.config(
+  {
+    ignores: [
+      "**/dist/**",
+      "**/node_modules/**",
+      "**/.nx/**",
+      "**/.tools/**",
+      "**/.angular/**",
+      "**/coverage/**",
+      "**/*.svelte",
+      "**/*.vue",
+    ],
+  },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: {
+      ecmaVersion: 2023,
+      sourceType: "module",
+      globals: {
+        console: "readonly",
+        process: "readonly",
+        URL: "readonly",
+        AbortController: "readonly",
+        AbortSignal: "readonly",
+        setTimeout: "readonly",
+        clearTimeout: "readonly",
+        fetch: "readonly",
+      },
+    },
+    rules: {
+      "@typescript-eslint/no-unused-vars": [
+        "error",
+        { argsIgnorePattern: "^_", varsIgnorePattern: "^_", caughtErrors: "none" },
+      ],
+      "@typescript-eslint/consistent-type-imports": "error",
+      "@typescript-eslint/no-explicit-any": "error",
+    },
+  },
+  {
+    files: ["packages/core/**"],
+    rules: restrict(
+      [...adapters, "@tok/dev-server", "vue", "svelte", "@angular/core"],
+      "@tok/core is framework-agnostic: it imports no adapter, framework or server.",
+    ),
+  },
+  ...adapters.map((self) => ({
+    files: [`packages/${self.slice(5)}/**`],
+    rules: restrict(
+      [...adapters.filter((a) => a !== self), "@tok/dev-server", "effect"],
+      "An adapter uses only @tok/core's Promise face: no other adapter, no Effect code.",
+    ),
+  })),
+  {
+    files: ["packages/dev-server/**"],
+    rules: restrict(adapters, "The dev server does not depend on adapters."),
+  },
+  {
+    files: ["**/*.js", "**/*.mjs", "tools/**"],
+    languageOptions: { globals: { process: "readonly", console: "readonly" } },
+  },
+)

@@ -1,0 +1,6 @@
+import { defineConfig } from "vitest/config"
+
+export default defineConfig({
+  resolve: { conditions: ["@tok/source"] },
+  test: { include: ["test/**/*.test.ts"], environment: "happy-dom" },
+})
