@@ -1,5 +1,34 @@
 /**
- * `@tok/dev-server` — a real, Clerk-compatible token server for demos and tests.
+ * `@tok/dev-server` — a real, Clerk-compatible token server for demos and tests:
+ * RS256 JWTs signed with `jose`, a JWKS, JWT templates, and fault injection.
+ * @example
+ * import { startDevServer } from "@tok/dev-server"
+ *
+ * const server = await startDevServer()
+ * const { id } = server.signIn("user_1")
+ * // POST `${server.url}/v1/client/sessions/${id}/tokens` → { object: "token", jwt }
+ * await server.stop()
  * @packageDocumentation
  */
-export { generateSigningKey, type SigningKey } from "./keys.ts"
+export {
+  DEFAULT_SECRET_KEY,
+  startDevServer,
+  type DevServer,
+  type DevServerOptions,
+  type DevSession,
+  type IssueTokenRequest,
+} from "./server.ts"
+export { generateSigningKey, loadSigningKey, parseSigningKey, type SigningKey } from "./keys.ts"
+export {
+  defaultTemplates,
+  type JsonValue,
+  type TokenTemplate,
+  type TokenTemplates,
+} from "./templates.ts"
+export {
+  malformedBodies,
+  type FaultSettings,
+  type FaultState,
+  type MalformedBody,
+} from "./faults.ts"
+export type { DevServerStats } from "./stats.ts"
