@@ -1,11 +1,44 @@
 /**
- * The token tok hands out, and the hand-written JWT payload decoder behind it.
+ * The token tok hands out, the states a watched key goes through, and the
+ * hand-written JWT payload decoder behind them.
  *
  * The payload is decoded by hand (base64url → JSON → checks) rather than with
  * `Schema`, which would add ~90 KB gzip to every browser app.
  * @module
  */
 import { decodeBase64UrlToString } from "./internal/base64url.ts"
+import type { TokenError } from "./TokenError.ts"
+
+/**
+ * A JWT with what tok knows of it. `issuedAt` and `expiresAt` are local epoch
+ * milliseconds: the lifetime `exp − iat` measured from when the token arrived,
+ * so a client clock that is off does not matter (DESIGN §1).
+ */
+export interface Token {
+  readonly jwt: string
+  readonly sessionId: string
+  readonly template?: string | undefined
+  readonly organizationId?: string | undefined
+  readonly claims: Claims
+  readonly issuedAt: number
+  readonly expiresAt: number
+  /** `"network"` for every caller of the request that fetched it, `"cache"` afterwards. */
+  readonly source: "cache" | "network"
+}
+
+/** The state of a watched key (see `TokenClient.watch`). */
+export type TokenState =
+  | { readonly status: "signed-out" }
+  | { readonly status: "loading"; readonly token?: Token | undefined }
+  | { readonly status: "ready"; readonly token: Token }
+  | { readonly status: "error"; readonly error: TokenError; readonly token?: Token | undefined }
+
+/** The lifetime of a token in milliseconds. */
+export const lifetimeMillis = (token: Token): number => token.expiresAt - token.issuedAt
+
+/** Whether `token` may still be handed out at `now` with `bufferMillis` to spare. */
+export const isUsable = (token: Token, now: number, bufferMillis: number): boolean =>
+  now + bufferMillis < token.expiresAt
 
 /** The decoded payload of a JWT: at least numeric `iat` and `exp`. */
 export interface Claims {
@@ -49,6 +82,35 @@ export const decodeClaims = (jwt: unknown): Claims | DecodeFailure => {
   return payload as Claims
 }
 
+/**
+ * Decodes `jwt` and places its lifetime on the local clock: received at
+ * `receivedAt`, it expires at `receivedAt + (exp − iat)` seconds.
+ */
+export const make = (
+  jwt: unknown,
+  request: {
+    readonly sessionId: string
+    readonly template?: string | undefined
+    readonly organizationId?: string | undefined
+  },
+  receivedAt: number,
+  source: Token["source"] = "network",
+): Token | DecodeFailure => {
+  const claims = decodeClaims(jwt)
+  if (isDecodeFailure(claims)) return claims
+  return {
+    jwt: jwt as string,
+    sessionId: request.sessionId,
+    template: request.template,
+    organizationId: request.organizationId,
+    claims,
+    issuedAt: receivedAt,
+    expiresAt: receivedAt + (claims.exp - claims.iat) * 1000,
+    source,
+  }
+}
+
 /** Whether a decode result is a failure. */
-export const isDecodeFailure = (result: Claims | DecodeFailure): result is DecodeFailure =>
-  "detail" in result && !("iat" in result)
+export const isDecodeFailure = <A extends object>(
+  result: A | DecodeFailure,
+): result is DecodeFailure => !("iat" in result) && !("jwt" in result)

@@ -1,0 +1,172 @@
+/**
+ * `TokenClient` — the service users call: `getToken`, `setSession`, `watch`,
+ * `invalidate`, and the current session with its changes.
+ *
+ * It answers from the cache while a token is good for `expirationBuffer` more
+ * seconds; otherwise it joins the request in flight for the same key (session,
+ * template, organization) or starts one, retried by the `RetryPolicy`. Session
+ * changes clear the previous session's tokens and fence its requests by
+ * generation, so no caller ever receives another session's token.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Layer } from "effect"
+ * import { TokenClient, TokenSource } from "@tok/core"
+ *
+ * const program = Effect.gen(function* () {
+ *   const tok = yield* TokenClient.TokenClient
+ *   yield* tok.setSession("sess_123")
+ *   const token = yield* tok.getToken({ template: "supabase" })
+ *   return token.jwt
+ * })
+ *
+ * program.pipe(
+ *   Effect.provide(TokenClient.layer().pipe(
+ *     Layer.provide(TokenSource.clerkFrontendApi({ baseUrl: "https://clerk.example.com" })),
+ *   )),
+ *   Effect.runPromise,
+ * )
+ * ```
+ * @module
+ */
+import type { Scope, Stream } from "effect"
+import { Clock, Context, Effect, Layer, SubscriptionRef } from "effect"
+import {
+  Engine,
+  type InvalidateFilter,
+  type TokenWatcher,
+  type WatchOptions,
+} from "./internal/engine.ts"
+import { layerUnrefClock as unrefClockLayer } from "./internal/clock.ts"
+import { type CallOptions, checkCall, checkConfig, type Config } from "./internal/options.ts"
+import * as Lifecycle from "./Lifecycle.ts"
+import type { Token } from "./Token.ts"
+import * as TokenCache from "./TokenCache.ts"
+import { InvalidOptionsError, type TokenError } from "./TokenError.ts"
+import { TokenSource } from "./TokenSource.ts"
+
+export type { Config, InvalidateFilter, TokenWatcher, WatchOptions }
+
+/** Options of `getToken` (DESIGN §1). */
+export interface GetTokenOptions extends CallOptions {
+  /** A JWT template configured on the server; none = the session token. */
+  readonly template?: string | undefined
+  /** The organization the token is scoped to; `""` = none. */
+  readonly organizationId?: string | undefined
+  /** Seconds; a cached token expiring within this is not used. Clamped to [0, 60]. */
+  readonly expirationBuffer?: number | undefined
+  /** Never answer from the cache or join an earlier request. */
+  readonly skipCache?: boolean | undefined
+  /** A session other than the current one (servers: one client, many sessions). */
+  readonly sessionId?: string | undefined
+}
+
+/** The shape of the token client. */
+export interface Service {
+  /** A token for the current (or named) session: cached, shared, or fetched. */
+  readonly getToken: (options?: GetTokenOptions) => Effect.Effect<Token, TokenError>
+  /** Signs in (`id`), switches, or signs out (`null`); clears the previous session's tokens. */
+  readonly setSession: (sessionId: string | null) => Effect.Effect<void>
+  /** The current session id and a stream of its changes (current value first). */
+  readonly session: {
+    readonly get: Effect.Effect<string | null>
+    readonly changes: Stream.Stream<string | null>
+  }
+  /** A handle that keeps one key fresh while subscribed (see `TokenWatcher`). */
+  readonly watch: (options?: WatchOptions) => Effect.Effect<TokenWatcher, InvalidOptionsError>
+  /** Drops cached tokens matching `filter` and fences their requests in flight. */
+  readonly invalidate: (filter?: InvalidateFilter) => Effect.Effect<void, InvalidOptionsError>
+  /**
+   * The synchronous side, for the Promise face and adapters; not for Effect code.
+   * @internal
+   */
+  readonly unsafe: Engine
+}
+
+/** The token client service. */
+export class TokenClient extends Context.Service<TokenClient, Service>()("@tok/core/TokenClient") {}
+
+/**
+ * Builds the client from a `TokenSource`, a `TokenCache` and a `Lifecycle`
+ * in the context; its fibers and timers live in the given scope.
+ */
+export const make = (
+  config?: Config,
+): Effect.Effect<
+  Service,
+  InvalidOptionsError,
+  TokenSource | TokenCache.TokenCache | Lifecycle.Lifecycle | Scope.Scope
+> =>
+  Effect.gen(function* () {
+    const resolved = checkConfig(config)
+    if (resolved instanceof InvalidOptionsError) return yield* resolved
+    const sessionRef = yield* SubscriptionRef.make<string | null>(null)
+    const engine = new Engine({
+      config: resolved,
+      source: yield* TokenSource,
+      cache: yield* TokenCache.TokenCache,
+      lifecycle: yield* Lifecycle.Lifecycle,
+      clock: yield* Clock.Clock,
+      context: yield* Effect.context<never>(),
+      onSessionChange: (sessionId) => Effect.runSync(SubscriptionRef.set(sessionRef, sessionId)),
+    })
+    yield* Effect.addFinalizer(() => Effect.sync(() => engine.dispose()))
+    return TokenClient.of({
+      getToken: (options) => {
+        const hit = options === undefined ? engine.peek(undefined) : undefined
+        return hit instanceof Object && "jwt" in hit
+          ? Effect.succeed(hit)
+          : engine.getToken(options)
+      },
+      setSession: (sessionId) => Effect.sync(() => engine.setSession(sessionId)),
+      session: {
+        get: SubscriptionRef.get(sessionRef),
+        changes: SubscriptionRef.changes(sessionRef),
+      },
+      watch: (options) =>
+        Effect.suspend(() => {
+          const checked = checkCall(options, resolved.bufferMillis)
+          return checked instanceof InvalidOptionsError
+            ? Effect.fail(checked)
+            : Effect.succeed(engine.watch(checked))
+        }),
+      invalidate: (filter) =>
+        Effect.try({
+          try: () => engine.invalidate(filter),
+          catch: (error) => error as InvalidOptionsError,
+        }),
+      unsafe: engine,
+    })
+  })
+
+/**
+ * The client as a layer: in-memory LRU cache (`maxEntries`) and the host's
+ * lifecycle (browser events, or none) unless the context already has others.
+ * Needs a `TokenSource`. Its scope releases every fiber and timer.
+ */
+export const layer = (
+  config?: Config,
+): Layer.Layer<TokenClient, InvalidOptionsError, TokenSource> =>
+  Layer.effect(TokenClient, make(config)).pipe(
+    Layer.provide(
+      Layer.merge(TokenCache.layer({ maxEntries: config?.maxEntries }), Lifecycle.layer),
+    ),
+  )
+
+/**
+ * Like `layer`, with the cache and lifecycle taken from the context — for
+ * tests (`Lifecycle.layerTest`) and custom stores.
+ */
+export const layerWithoutDefaults = (
+  config?: Config,
+): Layer.Layer<
+  TokenClient,
+  InvalidOptionsError,
+  TokenSource | TokenCache.TokenCache | Lifecycle.Lifecycle
+> => Layer.effect(TokenClient, make(config))
+
+/**
+ * A `Clock` whose timers are `unref`'d in Node, so a process with a subscribed
+ * watcher still exits on its own. The Promise face uses it by default.
+ */
+export const layerUnrefClock: Layer.Layer<never> = unrefClockLayer

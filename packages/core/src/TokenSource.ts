@@ -1,0 +1,231 @@
+/**
+ * `TokenSource` — how a fresh JWT is fetched for a `TokenRequest`.
+ *
+ * A source fails only with `TokenSourceError { status?, retryAfterMs?, code? }`
+ * (no `status`: the request never got an HTTP answer). What a failure means —
+ * retried, fatal, signed out — is decided by the client alone (DESIGN §2.5, §3),
+ * so every source is classified the same way.
+ *
+ * Built-ins: `clerkFrontendApi` (browsers), `clerkBackendApi` (servers) and
+ * `fromFunction`. The HTTP sources take `fetch` from the context (the `Fetch`
+ * reference, the global `fetch` by default), so tests swap it without
+ * touching globals.
+ * @module
+ */
+import { Clock, Context, Data, Effect, Layer } from "effect"
+import { redact, sanitizeCode } from "./internal/redact.ts"
+
+/** What a source is asked for. `organizationId` is absent for "no organization". */
+export interface TokenRequest {
+  readonly sessionId: string
+  readonly template?: string | undefined
+  readonly organizationId?: string | undefined
+}
+
+/**
+ * The one way a source fails. `status` is the HTTP status when there was an
+ * answer; `retryAfterMs` the server's `Retry-After`; `code` its error code.
+ */
+export class TokenSourceError extends Data.TaggedError("TokenSourceError")<{
+  readonly status?: number | undefined
+  readonly retryAfterMs?: number | undefined
+  readonly code?: string | undefined
+  readonly cause?: unknown
+  readonly message?: string | undefined
+}> {}
+
+/** The shape of a token source. */
+export interface Service {
+  /** Fetches a fresh JWT for the request. */
+  readonly fetch: (request: TokenRequest) => Effect.Effect<string, TokenSourceError>
+}
+
+/** The token source service. */
+export class TokenSource extends Context.Service<TokenSource, Service>()("@tok/core/TokenSource") {}
+
+/** The `fetch` function the HTTP sources use. */
+export type FetchFn = (input: string, init: RequestInit) => Promise<Response>
+
+/**
+ * The `fetch` the HTTP sources call; the global `fetch`, looked up at call time,
+ * unless a test or an app provides another.
+ */
+export const Fetch = Context.Reference<FetchFn>("@tok/core/TokenSource/Fetch", {
+  defaultValue: () => (input, init) => globalThis.fetch(input, init),
+})
+
+/** A source from a function returning an `Effect` of the JWT. */
+export const fromFunction = (
+  fetch: (request: TokenRequest) => Effect.Effect<string, TokenSourceError>,
+): Layer.Layer<TokenSource> => Layer.succeed(TokenSource, { fetch })
+
+/** Options of `clerkFrontendApi`. */
+export interface FrontendApiOptions {
+  /** The Frontend API's base URL, e.g. `https://clerk.example.com`. */
+  readonly baseUrl: string
+  /** `fetch`'s `credentials` (default `"include"`, as Clerk's cookies need). */
+  readonly credentials?: RequestCredentials | undefined
+}
+
+/**
+ * Clerk's Frontend API: `POST {baseUrl}/v1/client/sessions/{sessionId}/tokens[/{template}]`
+ * with `organization_id` as a form field; answers `{ "object": "token", "jwt": "…" }`.
+ */
+export const clerkFrontendApi = (options: FrontendApiOptions): Layer.Layer<TokenSource> =>
+  httpSource(options.baseUrl, "/v1/client/sessions/", {
+    credentials: options.credentials ?? "include",
+  })
+
+/** Options of `clerkBackendApi`. */
+export interface BackendApiOptions {
+  /** The Backend API's base URL, e.g. `https://api.clerk.com`. */
+  readonly baseUrl: string
+  /** The secret key sent as `Authorization: Bearer …`. Never logged or echoed. */
+  readonly secretKey: string
+}
+
+/**
+ * Clerk's Backend API, for servers: `POST {baseUrl}/v1/sessions/{sessionId}/tokens[/{template}]`
+ * with `Authorization: Bearer <secretKey>`.
+ */
+export const clerkBackendApi = (options: BackendApiOptions): Layer.Layer<TokenSource> =>
+  httpSource(options.baseUrl, "/v1/sessions/", {
+    headers: { Authorization: `Bearer ${options.secretKey}` },
+  })
+
+/** Answers larger than this are refused rather than read into memory. */
+const MAX_BODY_BYTES = 1024 * 1024
+
+const httpSource = (
+  baseUrl: string,
+  prefix: string,
+  init: { readonly credentials?: RequestCredentials; readonly headers?: Record<string, string> },
+): Layer.Layer<TokenSource> =>
+  Layer.effect(
+    TokenSource,
+    Effect.gen(function* () {
+      const fetch = yield* Fetch
+      const clock = yield* Clock.Clock
+      const base = baseUrl.replace(/\/+$/, "")
+      return TokenSource.of({
+        fetch: (request) =>
+          Effect.tryPromise({
+            try: async (signal) => {
+              const url = `${base}${prefix}${encodeURIComponent(request.sessionId)}/tokens${
+                request.template === undefined ? "" : `/${encodeURIComponent(request.template)}`
+              }`
+              const body = new URLSearchParams()
+              if (request.organizationId !== undefined) {
+                body.set("organization_id", request.organizationId)
+              }
+              let response: Response
+              try {
+                response = await fetch(url, {
+                  method: "POST",
+                  headers: {
+                    "Content-Type": "application/x-www-form-urlencoded",
+                    Accept: "application/json",
+                    ...init.headers,
+                  },
+                  body: body.toString(),
+                  signal,
+                  ...(init.credentials === undefined ? {} : { credentials: init.credentials }),
+                })
+              } catch (cause) {
+                throw new TokenSourceError({
+                  cause,
+                  message: "the token server could not be reached",
+                })
+              }
+              return readAnswer(response, clock.currentTimeMillisUnsafe())
+            },
+            catch: (cause) =>
+              cause instanceof TokenSourceError
+                ? cause
+                : new TokenSourceError({ cause, message: "the request failed" }),
+          }),
+      })
+    }),
+  )
+
+const readAnswer = async (response: Response, now: number): Promise<string> => {
+  const status = response.status
+  const text = await readCapped(response, status)
+  if (status >= 200 && status < 300) {
+    let json: unknown
+    try {
+      json = JSON.parse(text)
+    } catch {
+      throw new TokenSourceError({ status, message: "the answer is not JSON" })
+    }
+    const jwt =
+      typeof json === "object" && json !== null ? (json as { jwt?: unknown }).jwt : undefined
+    if (typeof jwt !== "string" || jwt.length === 0) {
+      throw new TokenSourceError({ status, message: "the answer has no jwt string" })
+    }
+    return jwt
+  }
+  throw new TokenSourceError({
+    status,
+    code: errorCode(text),
+    retryAfterMs: retryAfter(response.headers.get("retry-after"), now),
+    message: `the token server answered HTTP ${status}`,
+  })
+}
+
+const readCapped = async (response: Response, status: number): Promise<string> => {
+  const declared = Number(response.headers.get("content-length") ?? "0")
+  if (declared > MAX_BODY_BYTES || !response.body) {
+    await response.body?.cancel().catch(() => undefined)
+    if (declared > MAX_BODY_BYTES) {
+      throw new TokenSourceError({ status, message: "the answer is larger than 1 MiB" })
+    }
+    return ""
+  }
+  const reader = response.body.getReader()
+  const chunks: Array<Uint8Array> = []
+  let size = 0
+  for (;;) {
+    let step: ReadableStreamReadResult<Uint8Array>
+    try {
+      step = await reader.read()
+    } catch (cause) {
+      throw new TokenSourceError({ cause, message: "the connection closed mid-answer" })
+    }
+    if (step.done) break
+    size += step.value.byteLength
+    if (size > MAX_BODY_BYTES) {
+      await reader.cancel().catch(() => undefined)
+      throw new TokenSourceError({ status, message: "the answer is larger than 1 MiB" })
+    }
+    chunks.push(step.value)
+  }
+  const all = new Uint8Array(size)
+  let offset = 0
+  for (const chunk of chunks) {
+    all.set(chunk, offset)
+    offset += chunk.byteLength
+  }
+  return new TextDecoder().decode(all)
+}
+
+const errorCode = (text: string): string | undefined => {
+  try {
+    const json = JSON.parse(text) as { errors?: Array<{ code?: unknown }> }
+    return sanitizeCode(json.errors?.[0]?.code)
+  } catch {
+    return undefined
+  }
+}
+
+/** `Retry-After` as milliseconds: delta-seconds or an HTTP date. */
+export const retryAfter = (header: string | null, now: number): number | undefined => {
+  if (header === null) return undefined
+  const trimmed = header.trim()
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000
+  const date = Date.parse(trimmed)
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now)
+}
+
+/** A source error's message with anything secret-looking removed. @internal */
+export const describe = (error: TokenSourceError): string => redact(error.message || "no detail")

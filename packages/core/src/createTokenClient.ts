@@ -1,0 +1,198 @@
+/**
+ * The Promise face of tok, for code without Effect and for the adapters.
+ *
+ * A cache hit is answered in plain code, without entering the Effect runtime;
+ * a miss runs the same engine as `TokenClient`. Time and timers come from the
+ * globals (`Date`, `setTimeout`) at call time, so fake timers drive it, and the
+ * timers are `unref`'d in Node, so a script using tok exits on its own.
+ *
+ * @example
+ * ```ts
+ * import { createTokenClient, clerkFrontendApi } from "@tok/core"
+ *
+ * const tok = createTokenClient({
+ *   source: clerkFrontendApi({ baseUrl: "https://clerk.example.com" }),
+ *   session: "sess_123",
+ * })
+ * const token = await tok.getToken({ template: "supabase" }) // Token | null
+ * const watcher = tok.watch()                              // keeps it fresh while subscribed
+ * const stop = watcher.subscribe(() => render(watcher.getSnapshot()))
+ * tok.setSession(null)                                      // sign-out: cache cleared
+ * await tok.dispose()
+ * ```
+ * @module
+ */
+import { Cause, Context, Effect, Exit, Layer, Scope } from "effect"
+import { layerUnrefClock } from "./internal/clock.ts"
+import type { Engine } from "./internal/engine.ts"
+import { checkCall, checkConfig, type Config } from "./internal/options.ts"
+import * as Lifecycle from "./Lifecycle.ts"
+import type { Token, TokenState } from "./Token.ts"
+import * as TokenCache from "./TokenCache.ts"
+import * as TokenClient from "./TokenClient.ts"
+import { InvalidOptionsError } from "./TokenError.ts"
+import * as TokenSource from "./TokenSource.ts"
+
+/** `getToken` options of the Promise face: DESIGN §1's, plus an `AbortSignal`. */
+export interface GetTokenOptions extends TokenClient.GetTokenOptions {
+  /** Abandons this caller's wait; the shared request goes on for other waiters. */
+  readonly signal?: AbortSignal | undefined
+}
+
+/** What `createTokenClient` takes: the `TokenClient.layer` options plus a source. */
+export interface TokClientConfig extends Config {
+  /** Where tokens come from: `clerkFrontendApi(…)`, `clerkBackendApi(…)` or `fromFunction(…)`. */
+  readonly source: Source
+  /** The signed-in session at start, if any. */
+  readonly session?: string | null | undefined
+  /** The host lifecycle (default: browser events where there is a `document`). */
+  readonly lifecycle?: Layer.Layer<Lifecycle.Lifecycle> | undefined
+}
+
+/** A token source for the Promise face. */
+export type Source = Layer.Layer<TokenSource.TokenSource>
+
+/** The client `createTokenClient` returns. */
+export interface TokClient {
+  /** A token for the current (or named) session; `null` when signed out. Rejects with a `TokenError`. */
+  readonly getToken: (options?: GetTokenOptions) => Promise<Token | null>
+  /** Signs in, switches (an id) or signs out (`null`); the previous session's tokens are cleared. */
+  readonly setSession: (sessionId: string | null) => void
+  /** The current session id. */
+  readonly session: string | null
+  /** Calls `listener` on every session change; returns the unsubscribe function. */
+  readonly onSessionChange: (listener: (sessionId: string | null) => void) => () => void
+  /** A handle that keeps one key fresh while subscribed. Never throws: bad options show as an error state. */
+  readonly watch: (options?: TokenClient.WatchOptions) => TokenClient.TokenWatcher
+  /** Drops matching cached tokens and fences their requests in flight. */
+  readonly invalidate: (filter?: TokenClient.InvalidateFilter) => void
+  /** Stops every timer and fiber; pending calls reject with an `AbortError`. */
+  readonly dispose: () => Promise<void>
+}
+
+const RESOLVED_NULL: Promise<null> = Promise.resolve(null)
+
+const abortError = (message: string): Error =>
+  typeof DOMException === "function"
+    ? new DOMException(message, "AbortError")
+    : Object.assign(new Error(message), { name: "AbortError" })
+
+/** Makes a Promise-face client. Throws `InvalidOptionsError` for a bad config. */
+export const createTokenClient = (config: TokClientConfig): TokClient => {
+  const resolved = checkConfig(config)
+  if (resolved instanceof InvalidOptionsError) throw resolved
+  if (typeof config.source !== "object" || config.source === null) {
+    throw new InvalidOptionsError({
+      detail: "source is required: clerkFrontendApi(…), clerkBackendApi(…) or fromFunction(…)",
+    })
+  }
+  const scope = Scope.makeUnsafe()
+  const layer = TokenClient.layerWithoutDefaults(config).pipe(
+    Layer.provide(
+      Layer.mergeAll(
+        config.source,
+        TokenCache.layer({ maxEntries: config.maxEntries }),
+        config.lifecycle ?? Lifecycle.layer,
+      ),
+    ),
+  )
+  const context = Effect.runSync(
+    Layer.buildWithScope(layer, scope).pipe(Effect.provide(layerUnrefClock)),
+  )
+  const engine: Engine = Context.get(context, TokenClient.TokenClient).unsafe
+  const sessionListeners = new Set<(sessionId: string | null) => void>()
+  let lastSession: string | null = null
+  const publish = () => {
+    if (engine.sessionId === lastSession) return
+    lastSession = engine.sessionId
+    for (const listener of [...sessionListeners]) listener(lastSession)
+  }
+  if (config.session !== undefined && config.session !== null) engine.setSession(config.session)
+  lastSession = engine.sessionId
+
+  const getToken = (options?: GetTokenOptions): Promise<Token | null> => {
+    const signal = options?.signal
+    if (signal?.aborted) return Promise.reject(signal.reason)
+    const hit = engine.peek(options)
+    if (hit !== undefined) {
+      if (hit === null) return RESOLVED_NULL
+      return "jwt" in hit ? Promise.resolve(hit) : Promise.reject(hit)
+    }
+    return new Promise<Token | null>((resolve, reject) => {
+      const fiber = engine.fork(engine.getToken(options))
+      const onAbort = () => {
+        reject(signal!.reason)
+        fiber.interruptUnsafe()
+      }
+      signal?.addEventListener("abort", onAbort, { once: true })
+      fiber.addObserver((exit) => {
+        signal?.removeEventListener("abort", onAbort)
+        publish()
+        if (Exit.isSuccess(exit)) return resolve(exit.value)
+        const failure = Cause.findErrorOption(exit.cause)
+        if (failure._tag === "Some") {
+          return failure.value._tag === "NotSignedInError" ? resolve(null) : reject(failure.value)
+        }
+        reject(abortError("The tok client was disposed"))
+      })
+    })
+  }
+
+  return {
+    getToken,
+    setSession: (sessionId) => {
+      engine.setSession(sessionId)
+      publish()
+    },
+    get session() {
+      return engine.sessionId
+    },
+    onSessionChange: (listener) => {
+      sessionListeners.add(listener)
+      return () => sessionListeners.delete(listener)
+    },
+    watch: (options) => {
+      const checked = checkCall(options, resolved.bufferMillis)
+      if (checked instanceof InvalidOptionsError) {
+        const state: TokenState = { status: "error", error: checked }
+        return {
+          getSnapshot: () => state,
+          subscribe: () => () => undefined,
+          refresh: () => Promise.resolve(),
+        }
+      }
+      return engine.watch(checked)
+    },
+    invalidate: (filter) => engine.invalidate(filter),
+    dispose: () => {
+      engine.dispose()
+      return Effect.runPromise(Scope.close(scope, Exit.void))
+    },
+  }
+}
+
+/** Clerk's Frontend API as a source (see `TokenSource.clerkFrontendApi`). */
+export const clerkFrontendApi: (options: TokenSource.FrontendApiOptions) => Source =
+  TokenSource.clerkFrontendApi
+
+/** Clerk's Backend API as a source, for servers (see `TokenSource.clerkBackendApi`). */
+export const clerkBackendApi: (options: TokenSource.BackendApiOptions) => Source =
+  TokenSource.clerkBackendApi
+
+/**
+ * A source from an async function returning the JWT. Throw a
+ * `TokenSourceError` to say how it failed; anything else thrown counts as a
+ * network failure (retried).
+ */
+export const fromFunction = (
+  fn: (request: TokenSource.TokenRequest, signal: AbortSignal) => Promise<string>,
+): Source =>
+  TokenSource.fromFunction((request) =>
+    Effect.tryPromise({
+      try: (signal) => fn(request, signal),
+      catch: (cause) =>
+        cause instanceof TokenSource.TokenSourceError
+          ? cause
+          : new TokenSource.TokenSourceError({ cause, message: "the token function failed" }),
+    }),
+  )

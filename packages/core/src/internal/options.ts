@@ -1,0 +1,177 @@
+/**
+ * Checks of everything a caller passes in: per-call options and client config.
+ * A problem becomes an `InvalidOptionsError`; nothing invalid reaches a cache
+ * key, a request path or a timer.
+ * @internal
+ */
+import * as RetryPolicy from "../RetryPolicy.ts"
+import { InvalidOptionsError } from "../TokenError.ts"
+
+/** Per-call options, as the client reads them. */
+export interface CallOptions {
+  readonly template?: string | undefined
+  readonly organizationId?: string | undefined
+  readonly expirationBuffer?: number | undefined
+  readonly skipCache?: boolean | undefined
+  readonly sessionId?: string | undefined
+}
+
+/** Options after checking: buffer in ms, organization "" folded into none. */
+export interface Checked {
+  readonly template: string | undefined
+  readonly organizationId: string | undefined
+  readonly bufferMillis: number
+  readonly skipCache: boolean
+  readonly sessionId: string | undefined
+}
+
+/** Client-wide configuration, as DESIGN §4 lists it. */
+export interface Config {
+  /** Seconds; a cached token expiring within this is not used (default 10, clamped to [0, 60]). */
+  readonly expirationBuffer?: number | undefined
+  /** Retry options in ms; `attempts` counts the first try. */
+  readonly retry?: Partial<RetryPolicy.Options> | undefined
+  /** Per-attempt timeout in ms (default 10 000). */
+  readonly requestTimeout?: number | undefined
+  /** How many tokens the cache keeps (default 1000). */
+  readonly maxEntries?: number | undefined
+  /** Refresh watched keys in the background (default true). */
+  readonly autoRefresh?: boolean | undefined
+  /** J: the most a background refresh is moved earlier, in ms (default 2000). */
+  readonly refreshJitter?: number | undefined
+}
+
+/** Config after checking. */
+export interface ResolvedConfig {
+  readonly bufferMillis: number
+  readonly retry: RetryPolicy.Options
+  readonly requestTimeout: number
+  readonly maxEntries: number
+  readonly autoRefresh: boolean
+  readonly refreshJitter: number
+}
+
+const clampBuffer = (value: unknown, name: string): number | InvalidOptionsError => {
+  if (typeof value !== "number" || !Number.isFinite(value)) {
+    return new InvalidOptionsError({ detail: `${name} must be a finite number of seconds` })
+  }
+  return Math.min(60, Math.max(0, value)) * 1000
+}
+
+/** Whether `id` can be put into a URL path segment safely. */
+const pathSegmentProblem = (id: string, name: string): string | undefined => {
+  if (id.length === 0) return `${name} must not be empty`
+  if (id === "." || id === "..") return `${name} must not be "." or ".."`
+  if (id.length > 512) return `${name} is longer than 512 characters`
+  return undefined
+}
+
+/** Checks a session id the client is about to use. */
+export const checkSessionId = (
+  id: unknown,
+  name = "sessionId",
+): InvalidOptionsError | undefined => {
+  if (typeof id !== "string") return new InvalidOptionsError({ detail: `${name} must be a string` })
+  const problem = pathSegmentProblem(id, name)
+  return problem === undefined ? undefined : new InvalidOptionsError({ detail: problem })
+}
+
+/** Checks per-call options against the client's default buffer. */
+export const checkCall = (
+  options: unknown,
+  defaultBufferMillis: number,
+): Checked | InvalidOptionsError => {
+  if (options === undefined || options === null) {
+    return {
+      template: undefined,
+      organizationId: undefined,
+      bufferMillis: defaultBufferMillis,
+      skipCache: false,
+      sessionId: undefined,
+    }
+  }
+  if (typeof options !== "object") {
+    return new InvalidOptionsError({ detail: "options must be an object" })
+  }
+  const o = options as Record<string, unknown>
+  const { template, organizationId, expirationBuffer, skipCache, sessionId } = o
+  if (template !== undefined) {
+    if (typeof template !== "string") {
+      return new InvalidOptionsError({ detail: "template must be a string" })
+    }
+    const problem = pathSegmentProblem(template, "template")
+    if (problem !== undefined) return new InvalidOptionsError({ detail: problem })
+  }
+  if (organizationId !== undefined && typeof organizationId !== "string") {
+    return new InvalidOptionsError({ detail: "organizationId must be a string" })
+  }
+  if (organizationId !== undefined && organizationId.length > 512) {
+    return new InvalidOptionsError({ detail: "organizationId is longer than 512 characters" })
+  }
+  if (skipCache !== undefined && typeof skipCache !== "boolean") {
+    return new InvalidOptionsError({ detail: "skipCache must be a boolean" })
+  }
+  if (sessionId !== undefined) {
+    const problem = checkSessionId(sessionId)
+    if (problem !== undefined) return problem
+  }
+  const bufferMillis =
+    expirationBuffer === undefined
+      ? defaultBufferMillis
+      : clampBuffer(expirationBuffer, "expirationBuffer")
+  if (typeof bufferMillis !== "number") return bufferMillis
+  return {
+    template: template as string | undefined,
+    organizationId: organizationId === "" ? undefined : (organizationId as string | undefined),
+    bufferMillis,
+    skipCache: skipCache === true,
+    sessionId: sessionId as string | undefined,
+  }
+}
+
+const nonNegative = (value: unknown, name: string, fallback: number): number | string => {
+  if (value === undefined) return fallback
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+    return `${name} must be a finite number ≥ 0`
+  }
+  return value
+}
+
+/** Checks client-wide config. */
+export const checkConfig = (config: unknown): ResolvedConfig | InvalidOptionsError => {
+  if (config !== undefined && (typeof config !== "object" || config === null)) {
+    return new InvalidOptionsError({ detail: "the client config must be an object" })
+  }
+  const c = (config ?? {}) as Record<string, unknown>
+  const bufferMillis =
+    c.expirationBuffer === undefined ? 10_000 : clampBuffer(c.expirationBuffer, "expirationBuffer")
+  if (typeof bufferMillis !== "number") return bufferMillis
+  if (c.retry !== undefined && (typeof c.retry !== "object" || c.retry === null)) {
+    return new InvalidOptionsError({ detail: "retry must be an object" })
+  }
+  const retry = { ...RetryPolicy.defaults, ...(c.retry as Partial<RetryPolicy.Options>) }
+  const retryProblem = RetryPolicy.validate(retry)
+  if (retryProblem !== undefined) return new InvalidOptionsError({ detail: retryProblem })
+  const requestTimeout = nonNegative(c.requestTimeout, "requestTimeout", 10_000)
+  if (typeof requestTimeout === "string") return new InvalidOptionsError({ detail: requestTimeout })
+  if (requestTimeout === 0) {
+    return new InvalidOptionsError({ detail: "requestTimeout must be more than 0 ms" })
+  }
+  const maxEntries = c.maxEntries ?? 1000
+  if (typeof maxEntries !== "number" || !Number.isInteger(maxEntries) || maxEntries < 1) {
+    return new InvalidOptionsError({ detail: "maxEntries must be a whole number ≥ 1" })
+  }
+  if (c.autoRefresh !== undefined && typeof c.autoRefresh !== "boolean") {
+    return new InvalidOptionsError({ detail: "autoRefresh must be a boolean" })
+  }
+  const refreshJitter = nonNegative(c.refreshJitter, "refreshJitter", 2000)
+  if (typeof refreshJitter === "string") return new InvalidOptionsError({ detail: refreshJitter })
+  return {
+    bufferMillis,
+    retry,
+    requestTimeout,
+    maxEntries,
+    autoRefresh: c.autoRefresh !== false,
+    refreshJitter,
+  }
+}

@@ -1,0 +1,17 @@
+/**
+ * Removes anything shaped like a JWT (three base64url segments, the first two
+ * starting with `eyJ`, the encoding of `{"`) or a bearer secret from text that
+ * came from outside, before it can reach an error message or a log line.
+ * @internal
+ */
+export const redact = (text: string): string =>
+  text
+    .replace(/eyJ[\w-]*\.[\w-]*(?:\.[\w-]*)?/g, "[redacted jwt]")
+    .replace(/\b(sk|pk|rk)_(live|test)_[\w-]+/g, "[redacted key]")
+    .slice(0, 300)
+
+/** Keeps a server's error code only if it looks like one (`session_not_found`). @internal */
+export const sanitizeCode = (code: unknown): string | undefined =>
+  typeof code === "string" && /^[A-Za-z0-9_.-]{1,64}$/.test(code) && !code.startsWith("eyJ")
+    ? code
+    : undefined

@@ -1,0 +1,192 @@
+/**
+ * `@tok/core/testing` — what you need to test code that uses tok,
+ * deterministically: a scriptable fake token source (answers, delays,
+ * failures, a log of requests), unsigned JWTs, and layers that run a
+ * `TokenClient` under `TestClock` with a hand-driven `Lifecycle`.
+ * tok's own tests use these same fakes.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { TestClock } from "effect/testing"
+ * import { TokenClient } from "@tok/core"
+ * import { makeFakeSource, testClientLayer } from "@tok/core/testing"
+ *
+ * const source = makeFakeSource({ lifetimeSeconds: 60 })
+ * const program = Effect.gen(function* () {
+ *   const tok = yield* TokenClient.TokenClient
+ *   yield* tok.setSession("sess_1")
+ *   yield* tok.getToken()
+ *   yield* TestClock.adjust("55 seconds")
+ *   yield* tok.getToken() // within the 10 s buffer: refetched
+ *   return source.requests.length // 2
+ * }).pipe(Effect.provide(testClientLayer(source)), Effect.provide(TestClock.layer()))
+ * ```
+ * @module
+ */
+import { Clock, Duration, Effect, Layer } from "effect"
+import * as Lifecycle from "./Lifecycle.ts"
+import type { Config } from "./internal/options.ts"
+import * as TokenCache from "./TokenCache.ts"
+import * as TokenClient from "./TokenClient.ts"
+import { TokenSource, TokenSourceError, type TokenRequest } from "./TokenSource.ts"
+
+/** Makes an unsigned JWT (`alg: none`) with the given payload. */
+export const fakeJwt = (payload: Record<string, unknown>): string =>
+  `${encode({ alg: "none", typ: "JWT" })}.${encode(payload)}.`
+
+const encode = (value: unknown): string => {
+  const bytes = new TextEncoder().encode(JSON.stringify(value))
+  let binary = ""
+  for (const byte of bytes) binary += String.fromCharCode(byte)
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "")
+}
+
+/** One scripted answer of the fake source. */
+export type FakeAnswer =
+  /** Mint a token (optionally with this lifetime or extra claims). */
+  | {
+      readonly mint?: {
+        readonly lifetimeSeconds?: number
+        readonly claims?: Record<string, unknown>
+      }
+    }
+  /** Answer exactly this JWT string (or anything else, to test bad answers). */
+  | { readonly jwt: unknown }
+  /** Fail as a source does: a status (none = network failure), `Retry-After`, a code. */
+  | {
+      readonly fail: {
+        readonly status?: number
+        readonly retryAfterMs?: number
+        readonly code?: string
+      }
+    }
+  /** Never answer (until interrupted: timeouts, aborts). */
+  | { readonly hang: true }
+
+/** A scripted step: an answer, optionally after a delay on the `Clock`. */
+export type FakeStep = FakeAnswer & { readonly delayMs?: number }
+
+/** Options of `makeFakeSource`. */
+export interface FakeSourceOptions {
+  /** Lifetime of minted tokens (default 60 s). */
+  readonly lifetimeSeconds?: number
+  /** The server's clock offset from the `Clock`, in seconds (default 0). */
+  readonly serverSkewSeconds?: number
+  /** Delay before every answer, in ms on the `Clock` (default 0). */
+  readonly delayMs?: number
+  /**
+   * Decides the answer to each request when the queue is empty; `undefined`
+   * mints a token. `index` counts requests from 0.
+   */
+  readonly respond?: (request: TokenRequest, index: number) => FakeStep | undefined
+}
+
+/** A scriptable token source with a log of what it was asked. */
+export interface FakeSource {
+  /** The source as a layer (Effect API). */
+  readonly layer: Layer.Layer<TokenSource>
+  /** Every request, in order. */
+  readonly requests: ReadonlyArray<TokenRequest>
+  /** Requests that got an answer (minted, JWT or failure) — not those still pending. */
+  readonly answered: number
+  /** Queues answers for the next requests, in order. */
+  readonly enqueue: (...steps: ReadonlyArray<FakeStep>) => void
+  /** Changes the options for the requests that follow. */
+  readonly configure: (options: FakeSourceOptions) => void
+  /** Forgets the log and the queue. */
+  readonly reset: () => void
+}
+
+/** Makes a fake source that mints tokens (`sub`, `sid`, `iat`, `exp`, template and org claims). */
+export const makeFakeSource = (initial: FakeSourceOptions = {}): FakeSource => {
+  let options = initial
+  const queue: Array<FakeStep> = []
+  const requests: Array<TokenRequest> = []
+  let answered = 0
+  let minted = 0
+
+  const answer = (
+    step: FakeStep,
+    request: TokenRequest,
+  ): Effect.Effect<string, TokenSourceError> => {
+    if ("hang" in step) return Effect.never
+    if ("fail" in step) {
+      return Effect.fail(
+        new TokenSourceError({
+          ...step.fail,
+          message: `fake failure ${step.fail.status ?? "network"}`,
+        }),
+      )
+    }
+    if ("jwt" in step) return Effect.succeed(step.jwt as string)
+    return Effect.map(Clock.currentTimeMillis, (now) => {
+      const iat = Math.floor(now / 1000) + (options.serverSkewSeconds ?? 0)
+      const lifetime = step.mint?.lifetimeSeconds ?? options.lifetimeSeconds ?? 60
+      return fakeJwt({
+        sub: `user_of_${request.sessionId}`,
+        sid: request.sessionId,
+        iat,
+        nbf: iat,
+        exp: iat + lifetime,
+        n: ++minted,
+        ...(request.template === undefined ? {} : { template: request.template }),
+        ...(request.organizationId === undefined ? {} : { org_id: request.organizationId }),
+        ...step.mint?.claims,
+      })
+    })
+  }
+
+  const fetch = (request: TokenRequest): Effect.Effect<string, TokenSourceError> =>
+    Effect.suspend(() => {
+      const index = requests.length
+      requests.push(request)
+      const step = queue.shift() ?? options.respond?.(request, index) ?? {}
+      const delay = step.delayMs ?? options.delayMs ?? 0
+      const run = Effect.suspend(() => answer(step, request)).pipe(
+        Effect.ensuring(Effect.sync(() => void answered++)),
+      )
+      return delay > 0 ? Effect.andThen(Effect.sleep(Duration.millis(delay)), run) : run
+    })
+
+  return {
+    layer: Layer.succeed(TokenSource, { fetch }),
+    get requests() {
+      return requests
+    },
+    get answered() {
+      return answered
+    },
+    enqueue: (...steps) => void queue.push(...steps),
+    configure: (next) => {
+      options = { ...options, ...next }
+    },
+    reset: () => {
+      queue.length = 0
+      requests.length = 0
+      answered = 0
+    },
+  }
+}
+
+/**
+ * A `TokenClient` on the fake source, an in-memory cache and a test
+ * lifecycle (pass one to drive visibility and online events). Provide
+ * `TestClock` around it (`@effect/vitest`'s `it.effect` does).
+ */
+export const testClientLayer = (
+  source: FakeSource,
+  config?: Config,
+  lifecycle: Lifecycle.TestLifecycle = Lifecycle.makeTest(),
+): Layer.Layer<TokenClient.TokenClient, unknown> =>
+  TokenClient.layerWithoutDefaults(config).pipe(
+    Layer.provide(
+      Layer.mergeAll(
+        source.layer,
+        TokenCache.layer({ maxEntries: config?.maxEntries }),
+        Lifecycle.layerTest(lifecycle),
+      ),
+    ),
+  )
+
+export { makeTest as makeTestLifecycle, type TestLifecycle } from "./Lifecycle.ts"
