@@ -1,0 +1,192 @@
+import { mount } from "@vue/test-utils"
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest"
+import { createApp, defineComponent, effectScope, h, isReadonly, nextTick, ref } from "vue"
+import {
+  createTok,
+  createTokenClient,
+  type TokClient,
+  TokenRequestError,
+  useTokClient,
+  useToken,
+  type UseTokenReturn,
+  type WatchOptions,
+} from "@tok/vue"
+import { makeFakeSource, type FakeSource } from "@tok/core/testing"
+
+let source: FakeSource
+let client: TokClient
+
+beforeEach(() => {
+  vi.useFakeTimers()
+  source = makeFakeSource({ lifetimeSeconds: 60 })
+  client = createTokenClient({ source: source.layer, session: null, refreshJitter: 0 })
+})
+
+afterEach(async () => {
+  await client.dispose()
+  vi.useRealTimers()
+})
+
+/** Lets fibers, promises and Vue's scheduler run without moving the clock. */
+const settle = async () => {
+  await vi.advanceTimersByTimeAsync(0)
+  await nextTick()
+}
+
+/** Mounts a component that renders `useToken(options)` and hands back what it returned. */
+const mountWithToken = (options?: Parameters<typeof useToken>[0]) => {
+  let result!: UseTokenReturn
+  const Probe = defineComponent({
+    setup() {
+      result = useToken(options)
+      return () => h("p", `${result.status.value}:${result.token.value ?? "none"}`)
+    },
+  })
+  const wrapper = mount(Probe, { global: { plugins: [createTok(client)] } })
+  return { wrapper, result: () => result }
+}
+
+describe("useToken in a component", () => {
+  it("goes from signed-out to ready to refreshed to signed-out", async () => {
+    const { wrapper, result } = mountWithToken()
+    await settle()
+    expect(result().status.value).toBe("signed-out")
+    expect(wrapper.text()).toBe("signed-out:none")
+    expect(source.requests).toHaveLength(0)
+
+    client.setSession("sess_1")
+    await settle()
+    expect(result().status.value).toBe("ready")
+    const first = result().token.value
+    expect(first).toMatch(/^ey/)
+    expect(wrapper.text()).toBe(`ready:${first}`)
+    expect(result().expiresAt.value).toBe(Date.now() + 60_000)
+    expect(result().error.value).toBe(null)
+
+    // Background refresh at expiresAt − 10 s buffer (no jitter).
+    await vi.advanceTimersByTimeAsync(50_000)
+    await nextTick()
+    expect(source.requests).toHaveLength(2)
+    expect(result().status.value).toBe("ready")
+    expect(result().token.value).not.toBe(first)
+    expect(wrapper.text()).toBe(`ready:${result().token.value}`)
+
+    client.setSession(null)
+    await settle()
+    expect(result().status.value).toBe("signed-out")
+    expect(result().token.value).toBe(null)
+    expect(result().expiresAt.value).toBe(null)
+    expect(wrapper.text()).toBe("signed-out:none")
+    wrapper.unmount()
+  })
+
+  it("returns readonly refs", () => {
+    const { wrapper, result } = mountWithToken()
+    const { token, status, error, expiresAt } = result()
+    for (const r of [token, status, error, expiresAt]) expect(isReadonly(r)).toBe(true)
+    wrapper.unmount()
+  })
+
+  it("unmounting unsubscribes and stops background refresh", async () => {
+    client.setSession("sess_1")
+    const { wrapper } = mountWithToken()
+    await settle()
+    expect(source.requests).toHaveLength(1)
+    wrapper.unmount()
+    await vi.advanceTimersByTimeAsync(10 * 60_000)
+    expect(source.requests).toHaveLength(1)
+  })
+
+  it("moves to the new key when a ref of options changes", async () => {
+    client.setSession("sess_1")
+    const options = ref<WatchOptions>({ template: "a" })
+    const { wrapper, result } = mountWithToken(options)
+    await settle()
+    expect(source.requests.map((r) => r.template)).toEqual(["a"])
+    const a = result().token.value
+
+    options.value = { template: "a" } // same value, new object: no change of key
+    await settle()
+    expect(source.requests).toHaveLength(1)
+
+    options.value = { template: "b" }
+    await settle()
+    expect(source.requests.map((r) => r.template)).toEqual(["a", "b"])
+    expect(result().token.value).not.toBe(a)
+
+    // Only "b" is kept fresh now.
+    await vi.advanceTimersByTimeAsync(50_000)
+    expect(source.requests.map((r) => r.template)).toEqual(["a", "b", "b"])
+    wrapper.unmount()
+  })
+
+  it("moves to the new key when a getter's dependencies change", async () => {
+    client.setSession("sess_1")
+    const org = ref("org_1")
+    const { wrapper, result } = mountWithToken(() => ({ organizationId: org.value }))
+    await settle()
+    org.value = "org_2"
+    await settle()
+    expect(source.requests.map((r) => r.organizationId)).toEqual(["org_1", "org_2"])
+    expect(result().status.value).toBe("ready")
+    wrapper.unmount()
+    await vi.advanceTimersByTimeAsync(10 * 60_000)
+    expect(source.requests).toHaveLength(2)
+  })
+
+  it("refresh() fetches past the cache and resolves with the new token in the refs", async () => {
+    client.setSession("sess_1")
+    const { wrapper, result } = mountWithToken({ template: "t" })
+    await settle()
+    const first = result().token.value
+    const done = result().refresh()
+    await vi.advanceTimersByTimeAsync(0)
+    await done
+    expect(source.requests).toHaveLength(2)
+    expect(result().token.value).not.toBe(first)
+    wrapper.unmount()
+  })
+
+  it("shows a permanent failure as the error status", async () => {
+    client.setSession("sess_1")
+    source.enqueue({ fail: { status: 403 } })
+    const { wrapper, result } = mountWithToken()
+    await settle()
+    expect(result().status.value).toBe("error")
+    expect(result().error.value).toBeInstanceOf(TokenRequestError)
+    expect(result().token.value).toBe(null)
+    wrapper.unmount()
+  })
+
+  it("useTokClient returns the installed client and throws without one", () => {
+    let found: TokClient | undefined
+    const Probe = defineComponent({
+      setup() {
+        found = useTokClient()
+        return () => null
+      },
+    })
+    mount(Probe, { global: { plugins: [createTok(client)] } }).unmount()
+    expect(found).toBe(client)
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => undefined)
+    expect(() => mount(Probe)).toThrow(/createTok/)
+    warn.mockRestore()
+  })
+})
+
+describe("useToken in an effectScope", () => {
+  it("subscribes at once and stops when the scope stops", async () => {
+    client.setSession("sess_1")
+    const app = createApp({ render: () => null }).use(createTok(client))
+    const scope = effectScope()
+    const result = app.runWithContext(() => scope.run(() => useToken()))!
+    await settle()
+    expect(result.status.value).toBe("ready")
+    await vi.advanceTimersByTimeAsync(50_000)
+    expect(source.requests).toHaveLength(2)
+
+    scope.stop()
+    await vi.advanceTimersByTimeAsync(10 * 60_000)
+    expect(source.requests).toHaveLength(2)
+  })
+})
