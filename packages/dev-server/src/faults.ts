@@ -192,7 +192,7 @@ export class FaultController {
     this.#now = now
   }
 
-  /** Applies settings already checked by {@link parseFaultSettings}. */
+  /** Checks settings with {@link parseFaultSettings} and merges them in; throws on a bad one, changing nothing. */
   apply(settings: FaultSettings): void {
     const s = parseFaultSettings(settings)
     if (s.latencyMs !== undefined) this.#latencyMs = s.latencyMs

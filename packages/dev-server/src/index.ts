@@ -15,9 +15,8 @@ export {
   startDevServer,
   type DevServer,
   type DevServerOptions,
-  type DevSession,
-  type IssueTokenRequest,
 } from "./server.ts"
+export type { DevSession, IssueTokenRequest } from "./authority.ts"
 export { generateSigningKey, loadSigningKey, parseSigningKey, type SigningKey } from "./keys.ts"
 export {
   defaultTemplates,

@@ -1,0 +1,188 @@
+/**
+ * What a server issues tokens from: its sessions, templates, token lifetime and
+ * signing key. No HTTP here; the routes and the handle's helpers both use it.
+ * @module
+ */
+import { randomUUID } from "node:crypto"
+import { SignJWT, type JWK } from "jose"
+import type { SigningKey } from "./keys.ts"
+import {
+  isLifetime,
+  maxLifetimeSeconds,
+  parseTemplates,
+  renderClaims,
+  type TokenTemplate,
+  type TokenTemplates,
+} from "./templates.ts"
+
+/** A session as the session routes answer it (Clerk's shape). */
+export interface DevSession {
+  readonly object: "session"
+  readonly id: string
+  readonly user_id: string
+  /** `"ended"` after sign-out or revocation. */
+  readonly status: "active" | "ended"
+  /** Epoch ms. */
+  readonly created_at: number
+  /** Epoch ms. */
+  readonly updated_at: number
+}
+
+/** What `server.issueToken` signs: the same token a token route would. */
+export interface IssueTokenRequest {
+  readonly sessionId: string
+  /** A template name; none = the session token. */
+  readonly template?: string
+  /** Adds `org_id` and fills `{{org.id}}`; `""` = none. */
+  readonly organizationId?: string
+  /** Becomes `azp`. */
+  readonly origin?: string
+}
+
+/** How one token is signed, beyond its session and template. */
+export interface SignRequest {
+  readonly organizationId: string | undefined
+  readonly origin: string | undefined
+  /** Overrides the template's and the server's lifetime (seconds). */
+  readonly lifetime: number | undefined
+  /** Leave out `exp` (a fault). */
+  readonly noExp: boolean
+  /** Offset of the server's clock (a fault). */
+  readonly clockSkewSeconds: number
+}
+
+/** An id or name from a request: 1–256 characters, no control characters. */
+export const isIdentifier = (value: unknown): value is string =>
+  typeof value === "string" &&
+  value.length > 0 &&
+  value.length <= 256 &&
+  // eslint-disable-next-line no-control-regex
+  !/[\u0000-\u001f\u007f]/.test(value)
+
+/** Checks a token lifetime; throws an `Error` naming `where`. */
+export const checkLifetime = (seconds: unknown, where: string): number => {
+  if (!isLifetime(seconds)) {
+    throw new Error(`${where} must be a whole number of seconds in [1, ${maxLifetimeSeconds}]`)
+  }
+  return seconds
+}
+
+/** Sessions, templates and the signing of tokens for one server. */
+export class Authority {
+  /** The `iss` of every token: the server's URL, known once it listens. */
+  issuer = ""
+  readonly #key: SigningKey
+  readonly #now: () => number
+  readonly #sessions = new Map<string, DevSession>()
+  readonly #templates: Map<string, TokenTemplate>
+  #tokenLifetime: number
+
+  constructor(options: {
+    key: SigningKey
+    now: () => number
+    tokenLifetime: number
+    templates: TokenTemplates
+  }) {
+    this.#key = options.key
+    this.#now = options.now
+    this.#tokenLifetime = checkLifetime(options.tokenLifetime, "tokenLifetime")
+    this.#templates = new Map(Object.entries(parseTemplates(options.templates)))
+  }
+
+  /** The public keys. */
+  jwks(): { readonly keys: readonly JWK[] } {
+    return { keys: [this.#key.publicJwk] }
+  }
+
+  /** Starts an active session; throws for a bad user id. */
+  signIn(userId: string): DevSession {
+    if (!isIdentifier(userId)) {
+      throw new Error("user_id must be 1-256 characters, no control characters")
+    }
+    const at = this.#now()
+    const session: DevSession = {
+      object: "session",
+      id: `sess_${randomUUID().replaceAll("-", "")}`,
+      user_id: userId,
+      status: "active",
+      created_at: at,
+      updated_at: at,
+    }
+    this.#sessions.set(session.id, session)
+    return session
+  }
+
+  /** Ends a session (again is fine); `undefined` if unknown. */
+  signOut(sessionId: string): DevSession | undefined {
+    const session = this.#sessions.get(sessionId)
+    if (!session || session.status === "ended") return session
+    const ended: DevSession = { ...session, status: "ended", updated_at: this.#now() }
+    this.#sessions.set(sessionId, ended)
+    return ended
+  }
+
+  /** A session by id. */
+  session(sessionId: string): DevSession | undefined {
+    return this.#sessions.get(sessionId)
+  }
+
+  /** Forgets every session. */
+  clearSessions(): void {
+    this.#sessions.clear()
+  }
+
+  /** A template by name. */
+  template(name: string): TokenTemplate | undefined {
+    return this.#templates.get(name)
+  }
+
+  /** The templates in force, by name. */
+  templates(): Record<string, TokenTemplate> {
+    return Object.fromEntries(this.#templates)
+  }
+
+  /** Adds or replaces templates by name; throws on a bad one, changing nothing. */
+  setTemplates(input: TokenTemplates): void {
+    for (const [name, template] of Object.entries(parseTemplates(input))) {
+      this.#templates.set(name, template)
+    }
+  }
+
+  /** The session token lifetime (s), and the default of templates without their own. */
+  get tokenLifetime(): number {
+    return this.#tokenLifetime
+  }
+
+  set tokenLifetime(seconds: number) {
+    this.#tokenLifetime = checkLifetime(seconds, "tokenLifetime")
+  }
+
+  /**
+   * Signs a token for a session. Claims: `sub`, `sid`, `azp`?, `org_id`?, `aud`?,
+   * the template's claims, then the server's own `iss`, `iat`, `nbf`, `exp`, `jti`.
+   */
+  sign(session: DevSession, template: TokenTemplate | undefined, request: SignRequest) {
+    const iat = Math.floor((this.#now() + request.clockSkewSeconds * 1000) / 1000)
+    const lifetime = request.lifetime ?? template?.lifetime ?? this.#tokenLifetime
+    const claims: Record<string, unknown> = {
+      sub: session.user_id,
+      sid: session.id,
+      ...(request.origin === undefined ? {} : { azp: request.origin }),
+      ...(request.organizationId === undefined ? {} : { org_id: request.organizationId }),
+      ...(template?.audience === undefined ? {} : { aud: template.audience }),
+      ...renderClaims(template?.claims, {
+        userId: session.user_id,
+        sessionId: session.id,
+        organizationId: request.organizationId,
+      }),
+      iss: this.issuer,
+      iat,
+      nbf: iat,
+      ...(request.noExp ? {} : { exp: iat + lifetime }),
+      jti: randomUUID().replaceAll("-", ""),
+    }
+    return new SignJWT(claims)
+      .setProtectedHeader({ alg: "RS256", kid: this.#key.kid, typ: "JWT" })
+      .sign(this.#key.privateKey)
+  }
+}
