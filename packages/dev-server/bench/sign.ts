@@ -5,9 +5,10 @@
  * same key and similar claims. Each case runs `--rounds` times, interleaved, each
  * time bounded by a count and a time budget; the median rate is printed.
  *
- *   node --conditions=@tok/source bench/sign.ts [--count 500] [--rounds 3] [--concurrency 8] [--budget-ms 10000]
+ *   node --conditions=@tok/source bench/sign.ts [--count 500] [--rounds 3] [--concurrency 8] [--budget-ms 10000] [--json]
  *
- * Not a test: it only prints a table.
+ * Not a test: it only prints a table, or with `--json` one JSON line
+ * `{ "bench": "dev-server-signing", … }` for `./tools/run bench`.
  */
 import { randomUUID } from "node:crypto"
 import { performance } from "node:perf_hooks"
@@ -21,6 +22,7 @@ const { values } = parseArgs({
     rounds: { type: "string", default: "3" },
     concurrency: { type: "string", default: "8" },
     "budget-ms": { type: "string", default: "10000" },
+    json: { type: "boolean", default: false },
   },
 })
 const count = Number(values.count)
@@ -104,18 +106,35 @@ try {
   }
   const results = cases.map(({ name }, i) => ({ name, rate: median(rates[i]!) }))
   const baseline = results[0]!.rate
-  const rows = results.map((r) => [r.name, r.rate.toFixed(0), (r.rate / baseline).toFixed(2)])
-  const header = ["case", "tokens/s", "× baseline"]
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)))
-  const line = (cells: string[]) =>
-    cells
-      .map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)))
-      .join("  ")
-  console.log(
-    `@tok/dev-server signing throughput (RS256 2048-bit, median of ${rounds} rounds of ${count}, node ${process.versions.node})`,
-  )
-  console.log(line(header))
-  for (const row of rows) console.log(line(row))
+  const ratio = (rate: number) => Math.round((rate / baseline) * 100) / 100
+  if (values.json) {
+    const [, inProcess, serial, concurrent] = results.map((r) => r.rate)
+    console.log(
+      JSON.stringify({
+        bench: "dev-server-signing",
+        baselineTokensPerSec: Math.round(baseline),
+        issueTokenTokensPerSec: Math.round(inProcess!),
+        issueTokenRatio: ratio(inProcess!),
+        httpSerialTokensPerSec: Math.round(serial!),
+        httpSerialRatio: ratio(serial!),
+        httpConcurrentTokensPerSec: Math.round(concurrent!),
+        httpConcurrentRatio: ratio(concurrent!),
+      }),
+    )
+  } else {
+    const rows = results.map((r) => [r.name, r.rate.toFixed(0), ratio(r.rate).toFixed(2)])
+    const header = ["case", "tokens/s", "× baseline"]
+    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)))
+    const line = (cells: string[]) =>
+      cells
+        .map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)))
+        .join("  ")
+    console.log(
+      `@tok/dev-server signing throughput (RS256 2048-bit, median of ${rounds} rounds of ${count}, node ${process.versions.node})`,
+    )
+    console.log(line(header))
+    for (const row of rows) console.log(line(row))
+  }
 } finally {
   await server.stop()
 }
