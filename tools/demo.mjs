@@ -1,8 +1,334 @@
-// `./tools/run demo` — until the demo apps land (issue 7) this says what the
-// demo will show, so the README's first command already works.
-console.log(`tok demo — coming with the demo apps:
-  • the dev token server (real RS256 JWTs, JWKS, fault injection) on 127.0.0.1
-  • the same page in Vue, Svelte and Angular: sign in/out, the live token and its
-    claims, a countdown to expiry, templates, "refresh now", server request counts
-  • a backend (demo-api) that verifies tokens and calls downstream with tok
-Run ./tools/run test to see what already works.`)
+// `./tools/run demo` — tok's demo on this machine, all on 127.0.0.1:
+//
+//   1. builds the three demo apps (apps/demo-vue, demo-svelte, demo-angular)
+//      with Nx, so a second run is a cache hit;
+//   2. starts the dev token server (packages/dev-server's CLI, from source)
+//      and demo-api (apps/demo-api, from source), each on a port the OS picks;
+//   3. serves the built apps under one URL — /vue/, /svelte/, /angular/ — and,
+//      at /config.json, the token server's and demo-api's URLs, which is how
+//      the pages find them (they call both cross-origin, as a real app calls
+//      its auth backend and its API).
+//
+// Ctrl-C (SIGINT) or SIGTERM stops everything. The end-to-end tests
+// (apps/demo-e2e) run this same script with `--no-build --port 0`.
+import { spawn } from "node:child_process"
+import { once } from "node:events"
+import { createReadStream } from "node:fs"
+import { stat } from "node:fs/promises"
+import { createServer } from "node:http"
+import { dirname, extname, join, normalize, sep } from "node:path"
+import { fileURLToPath } from "node:url"
+import { parseArgs } from "node:util"
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..")
+const apps = [
+  { name: "Vue", slug: "vue", project: "@tok/demo-vue" },
+  { name: "Svelte", slug: "svelte", project: "@tok/demo-svelte" },
+  { name: "Angular", slug: "angular", project: "@tok/demo-angular" },
+]
+/** The templates the pages offer besides the session token (the dev server has them by default). */
+const templates = ["supabase", "hasura"]
+
+const usage = `Usage: ./tools/run demo [options]
+
+  --port <n>            port of the demo's page server (default 4700; 0 = any free port)
+  --token-lifetime <s>  session token lifetime on the dev token server (default 60)
+  --no-build            serve the apps as last built
+  --verbose             log every request of the token server and demo-api
+  -h, --help            show this help
+`
+
+const say = (line = "") => process.stdout.write(`[demo] ${line}\n`)
+
+let flags
+try {
+  flags = parseArgs({
+    options: {
+      port: { type: "string", default: "4700" },
+      "token-lifetime": { type: "string" },
+      "no-build": { type: "boolean", default: false },
+      verbose: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  }).values
+} catch (error) {
+  process.stderr.write(`[demo] ${error.message}\n\n${usage}`)
+  process.exit(2)
+}
+if (flags.help) {
+  process.stdout.write(usage)
+  process.exit(0)
+}
+const port = Number(flags.port)
+if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  process.stderr.write(`[demo] --port must be a whole number in [0, 65535]\n\n${usage}`)
+  process.exit(2)
+}
+
+// --- children: started, watched, stopped -------------------------------------
+
+/** @type {Set<import("node:child_process").ChildProcess>} */
+const children = new Set()
+let stopping = false
+
+/** Stops every child (SIGTERM, then SIGKILL after 5 s) and the page server, then exits. */
+const stopAll = async (code) => {
+  if (stopping) return
+  stopping = true
+  await Promise.all(
+    [...children].map(async (child) => {
+      if (child.exitCode !== null || child.signalCode !== null) return
+      const exited = once(child, "exit")
+      child.kill("SIGTERM")
+      const timer = setTimeout(() => child.kill("SIGKILL"), 5000)
+      await exited
+      clearTimeout(timer)
+    }),
+  )
+  if (pageServer) {
+    const closed = new Promise((resolve) => pageServer.close(resolve))
+    pageServer.closeAllConnections()
+    await closed
+  }
+  process.exit(code)
+}
+process.on("SIGINT", () => {
+  process.stdout.write("\n")
+  say("stopping…")
+  void stopAll(0)
+})
+process.on("SIGTERM", () => void stopAll(0))
+
+/**
+ * Runs a Node program from source and resolves the URL it prints
+ * ("… listening on http://…"); its later output goes to our stderr when verbose.
+ */
+const startServer = (label, args, cwd) =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--conditions=@tok/source", ...args], {
+      cwd,
+      stdio: ["ignore", "pipe", "pipe"],
+    })
+    children.add(child)
+    let output = ""
+    let url
+    const timer = setTimeout(
+      () => reject(new Error(`${label} did not start in 30 s:\n${output}`)),
+      30_000,
+    )
+    const onData = (chunk) => {
+      const text = chunk.toString()
+      if (url === undefined) {
+        output += text
+        const match = /listening on (http:\/\/\S+)/.exec(output)
+        if (match) {
+          url = match[1]
+          clearTimeout(timer)
+          resolve(url)
+        }
+      } else if (flags.verbose) process.stderr.write(text)
+    }
+    child.stdout.on("data", onData)
+    child.stderr.on("data", onData)
+    child.on("exit", (code, signal) => {
+      children.delete(child)
+      clearTimeout(timer)
+      if (url === undefined)
+        reject(new Error(`${label} exited (${signal ?? code}) before it started:\n${output}`))
+      else if (!stopping) {
+        process.stderr.write(
+          `[demo] ${label} stopped unexpectedly (${signal ?? code}); stopping the demo\n`,
+        )
+        void stopAll(1)
+      }
+    })
+  })
+
+// --- 1. build ---------------------------------------------------------------
+
+const build = (app) =>
+  new Promise((resolve, reject) => {
+    const started = Date.now()
+    process.stdout.write(`[demo] building the ${app.name} app… `)
+    const nx = spawn(
+      join(root, "node_modules", ".bin", "nx"),
+      ["run", `${app.project}:build`, "--outputStyle=stream-without-prefixes"],
+      {
+        cwd: root,
+        stdio: ["ignore", "pipe", "pipe"],
+        env: { ...process.env, NX_DAEMON: "false", NX_NO_CLOUD: "true", NX_TUI: "false" },
+      },
+    )
+    children.add(nx)
+    let output = ""
+    nx.stdout.on("data", (chunk) => (output += chunk))
+    nx.stderr.on("data", (chunk) => (output += chunk))
+    nx.on("exit", (code) => {
+      children.delete(nx)
+      if (code !== 0) {
+        process.stdout.write("failed\n")
+        return reject(new Error(`building the ${app.name} app failed:\n${output}`))
+      }
+      const cached = /from the cache|existing outputs match the cache/i.test(output)
+      process.stdout.write(
+        cached ? "up to date\n" : `done in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+      )
+      resolve()
+    })
+  })
+
+// --- 3. the page server ------------------------------------------------------
+
+const types = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".mjs": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".json": "application/json; charset=utf-8",
+  ".map": "application/json; charset=utf-8",
+  ".svg": "image/svg+xml",
+  ".png": "image/png",
+  ".ico": "image/x-icon",
+  ".woff2": "font/woff2",
+  ".txt": "text/plain; charset=utf-8",
+}
+
+const escape = (text) =>
+  String(text).replace(
+    /[&<>"]/g,
+    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c],
+  )
+
+const indexPage = (config) => `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>tok demo</title>
+<style>
+body{font-family:system-ui,sans-serif;background:#f1f5f9;color:#0f172a;margin:0}
+main{max-width:640px;margin:0 auto;padding:32px 16px}
+a.app{display:block;background:#fff;border:1px solid #e2e8f0;border-radius:10px;padding:14px 18px;margin:10px 0;font-size:20px;text-decoration:none;color:#0f172a}
+a.app span{color:#64748b;font-size:14px;margin-left:8px}
+code{font-size:13px}
+</style></head>
+<body><main>
+<h1>tok demo</h1>
+<p>The same page in three frameworks, each on its tok adapter, against the local dev token server.</p>
+${apps.map((app) => `<a class="app" href="/${app.slug}/">${app.name} <span>@tok/${app.slug}</span></a>`).join("\n")}
+<p>Token server: <code>${escape(config.tokenServer)}</code> (admin API under <code>/__tok</code>)<br>
+demo-api: <code>${escape(config.api)}</code></p>
+</main></body></html>
+`
+
+/** Serves `/`, `/config.json` and the three apps' builds. */
+const startPageServer = (config, listenPort) => {
+  const server = createServer(async (req, res) => {
+    const send = (status, body, type = "text/plain; charset=utf-8", headers = {}) => {
+      res.writeHead(status, { "Content-Type": type, "Cache-Control": "no-cache", ...headers })
+      res.end(req.method === "HEAD" ? undefined : body)
+    }
+    if (req.method !== "GET" && req.method !== "HEAD")
+      return send(405, "Method not allowed\n", undefined, { Allow: "GET, HEAD" })
+    let path
+    try {
+      path = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname)
+    } catch {
+      return send(400, "Bad request\n")
+    }
+    if (path === "/" || path === "/index.html")
+      return send(200, indexPage(config.value), types[".html"])
+    if (path === "/config.json") return send(200, JSON.stringify(config.value), types[".json"])
+    const app = apps.find((a) => path === `/${a.slug}` || path.startsWith(`/${a.slug}/`))
+    if (!app) return send(404, "Not found\n")
+    if (path === `/${app.slug}`) return send(308, "", undefined, { Location: `/${app.slug}/` })
+    const dist = join(root, "apps", `demo-${app.slug}`, "dist")
+    const file = normalize(join(dist, path.slice(app.slug.length + 2) || "index.html"))
+    if (file !== dist && !file.startsWith(dist + sep)) return send(404, "Not found\n")
+    let info
+    try {
+      info = await stat(file)
+      if (info.isDirectory()) return send(404, "Not found\n")
+    } catch {
+      const built = await stat(join(dist, "index.html")).then(
+        () => true,
+        () => false,
+      )
+      return send(
+        404,
+        built
+          ? "Not found\n"
+          : `The ${app.name} app is not built: run ./tools/run demo without --no-build.\n`,
+      )
+    }
+    res.writeHead(200, {
+      "Content-Type": types[extname(file)] ?? "application/octet-stream",
+      "Content-Length": info.size,
+      "Cache-Control": "no-cache",
+    })
+    if (req.method === "HEAD") return res.end()
+    createReadStream(file)
+      .on("error", () => res.destroy())
+      .pipe(res)
+  })
+  return new Promise((resolve, reject) => {
+    server.once("error", reject)
+    server.listen({ port: listenPort, host: "127.0.0.1" }, () => {
+      server.off("error", reject)
+      resolve(server)
+    })
+  })
+}
+
+// --- run ----------------------------------------------------------------------
+
+/** @type {import("node:http").Server | undefined} */
+let pageServer
+try {
+  if (flags["no-build"]) say("serving the apps as last built (--no-build)")
+  else for (const app of apps) await build(app)
+
+  // The page server first: its origin is what the token server puts in `azp`
+  // and what demo-api accepts. /config.json is filled in once the others run.
+  const config = { value: { tokenServer: "", api: "", templates, userId: "user_alice" } }
+  try {
+    pageServer = await startPageServer(config, port)
+  } catch (error) {
+    if (error.code !== "EADDRINUSE" || port === 0) throw error
+    say(`port ${port} is in use; using a free one instead`)
+    pageServer = await startPageServer(config, 0)
+  }
+  const origin = `http://127.0.0.1:${pageServer.address().port}`
+
+  const tokenServer = await startServer(
+    "the token server",
+    [
+      join(root, "packages", "dev-server", "src", "cli.ts"),
+      "--port",
+      "0",
+      ...(flags["token-lifetime"] ? ["--token-lifetime", flags["token-lifetime"]] : []),
+      ...(flags.verbose ? ["--verbose"] : []),
+    ],
+    join(root, "packages", "dev-server"),
+  )
+  const api = await startServer(
+    "demo-api",
+    [
+      join(root, "apps", "demo-api", "src", "main.ts"),
+      "--token-server",
+      tokenServer,
+      "--allowed-origin",
+      origin,
+      ...(flags.verbose ? ["--verbose"] : []),
+    ],
+    join(root, "apps", "demo-api"),
+  )
+  config.value = { ...config.value, tokenServer, api }
+
+  say(`token server  ${tokenServer}  (JWKS at /.well-known/jwks.json, admin API under /__tok)`)
+  say(`demo-api      ${api}`)
+  say()
+  say(`tok demo ready at ${origin}/`)
+  for (const app of apps) say(`  ${app.name.padEnd(8)} ${origin}/${app.slug}/`)
+  say("Ctrl-C stops everything.")
+} catch (error) {
+  process.stderr.write(`[demo] error: ${error instanceof Error ? error.message : String(error)}\n`)
+  await stopAll(1)
+}

@@ -1,0 +1,310 @@
+/**
+ * demo-api: a small backend that shows tok on a server.
+ *
+ * `GET /api/profile` takes a browser's session token (`Authorization: Bearer`),
+ * verifies it (`Verifier`), then asks tok's Effect API — one `TokenClient` for
+ * every session, on `TokenSource.clerkBackendApi` with the secret key — for a
+ * `supabase` template token of that session, and calls a downstream service
+ * with it: `GET /downstream/notes`, a route of this same server standing in for
+ * a database that accepts only that template's tokens.
+ *
+ * Every failure is a JSON answer (`{ "error": { "code", "message" } }`), never a
+ * crash; nothing logged or answered ever holds a JWT or the secret key.
+ * @module
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
+import type { AddressInfo } from "node:net"
+import { performance } from "node:perf_hooks"
+import { Effect, Layer, ManagedRuntime } from "effect"
+import { TokenClient, TokenSource } from "@tok/core"
+import { ApiError, errorBody, fromTokenError } from "./ApiError.ts"
+import * as Verifier from "./Verifier.ts"
+
+/** The dev token server's public secret key (see `@tok/dev-server`'s `DEFAULT_SECRET_KEY`). */
+export const DEV_SECRET_KEY = "sk_test_tok_dev_server_not_a_secret"
+
+/** Options of {@link startDemoApi}. */
+export interface DemoApiOptions {
+  /** The token server's base URL: issuer of the tokens, JWKS, and the Backend API tok calls. */
+  readonly tokenServerUrl: string
+  /** Browser origins that may call the API (CORS) and whose tokens are accepted (`azp`). */
+  readonly allowedOrigins: readonly string[]
+  /** The token server's secret key; default {@link DEV_SECRET_KEY}. */
+  readonly secretKey?: string
+  /** The JWT template used downstream; default `"supabase"` (audience `authenticated`). */
+  readonly template?: string
+  /** The audience the downstream service requires; default `"authenticated"`. */
+  readonly audience?: string
+  /** TCP port; default 0 (chosen by the OS). */
+  readonly port?: number
+  /** Interface to bind; default 127.0.0.1. */
+  readonly host?: string
+  /** One line per request: method, path, status, time. Default: none. */
+  readonly log?: (line: string) => void
+}
+
+/** A running demo-api. */
+export interface DemoApi {
+  /** Base URL, e.g. `http://127.0.0.1:43210`. */
+  readonly url: string
+  /** Stops listening, closes connections and releases tok's fibers; safe to call twice. */
+  stop(): Promise<void>
+}
+
+interface Reply {
+  readonly status: number
+  readonly body: unknown
+  readonly headers?: Record<string, string>
+}
+
+const reply = (status: number, body: unknown, headers?: Record<string, string>): Reply => ({
+  status,
+  body,
+  ...(headers === undefined ? {} : { headers }),
+})
+
+/** Largest bearer token accepted, in characters. */
+const MAX_TOKEN_LENGTH = 16 * 1024
+
+/** The bearer token of a request, or why there is none. */
+export const bearerToken = (header: string | undefined): Effect.Effect<string, ApiError> => {
+  if (header === undefined || header.trim() === "") {
+    return Effect.fail(
+      new ApiError({
+        status: 401,
+        code: "missing_token",
+        message: "Sign in first: send the session token as Authorization: Bearer <token>.",
+      }),
+    )
+  }
+  const match = /^Bearer[ \t]+([^\s]+)[ \t]*$/i.exec(header)
+  if (match === null) {
+    return Effect.fail(
+      new ApiError({
+        status: 400,
+        code: "bad_authorization_header",
+        message: "The Authorization header must be: Bearer <token>.",
+      }),
+    )
+  }
+  const token = match[1]!
+  if (token.length > MAX_TOKEN_LENGTH) {
+    return Effect.fail(
+      new ApiError({ status: 400, code: "token_too_large", message: "The token is too large." }),
+    )
+  }
+  return Effect.succeed(token)
+}
+
+const notes = (user: string) => [
+  { id: 1, text: `Notes of ${user}, read with a supabase template token minted for this call.` },
+  { id: 2, text: "tok got that token through the Backend API with the secret key." },
+  { id: 3, text: "Call again within the token's life and tok answers from its cache." },
+]
+
+/** Starts demo-api and resolves once it listens. */
+export const startDemoApi = async (options: DemoApiOptions): Promise<DemoApi> => {
+  const tokenServer = options.tokenServerUrl.replace(/\/+$/, "")
+  const template = options.template ?? "supabase"
+  const audience = options.audience ?? "authenticated"
+  const allowedOrigins = new Set(options.allowedOrigins.map((origin) => new URL(origin).origin))
+  const log = options.log
+
+  // tok on a server: one client for every session, each call naming its session.
+  const layer = Layer.mergeAll(
+    TokenClient.layer().pipe(
+      Layer.provide(
+        TokenSource.clerkBackendApi({
+          baseUrl: tokenServer,
+          secretKey: options.secretKey ?? DEV_SECRET_KEY,
+        }),
+      ),
+    ),
+    Verifier.layer({ issuer: tokenServer, allowedOrigins: [...allowedOrigins] }),
+  )
+  const runtime = ManagedRuntime.make(layer)
+  let selfUrl = ""
+
+  /** `GET /api/profile`: the caller's profile, with notes read downstream. */
+  const profile = (req: IncomingMessage) =>
+    Effect.gen(function* () {
+      const jwt = yield* bearerToken(req.headers.authorization)
+      const verifier = yield* Verifier.Verifier
+      const claims = yield* verifier.session(jwt)
+      const tok = yield* TokenClient.TokenClient
+      const token = yield* tok
+        .getToken({ sessionId: claims.sid, template })
+        .pipe(Effect.mapError(fromTokenError))
+      const downstream = yield* Effect.tryPromise({
+        try: async (signal) => {
+          const res = await fetch(`${selfUrl}/downstream/notes`, {
+            headers: { Authorization: `Bearer ${token.jwt}` },
+            signal,
+          })
+          return { status: res.status, body: (await res.json()) as unknown }
+        },
+        catch: () =>
+          new ApiError({
+            status: 502,
+            code: "downstream_unreachable",
+            message: "The downstream service could not be reached.",
+          }),
+      })
+      if (downstream.status !== 200) {
+        return yield* new ApiError({
+          status: 502,
+          code: "downstream_refused",
+          message: `The downstream service refused the ${template} token (HTTP ${downstream.status}).`,
+        })
+      }
+      return reply(200, {
+        user: claims.sub,
+        session: claims.sid,
+        authorizedParty: claims.azp,
+        sessionTokenExpiresIn: Math.max(0, claims.exp - Math.floor(Date.now() / 1000)),
+        downstream: {
+          template,
+          tokenFrom: token.source,
+          answer: downstream.body,
+        },
+      })
+    })
+
+  /** `GET /downstream/notes`: the "database", which takes only the template's tokens. */
+  const downstreamNotes = (req: IncomingMessage) =>
+    Effect.gen(function* () {
+      const jwt = yield* bearerToken(req.headers.authorization)
+      const verifier = yield* Verifier.Verifier
+      const claims = yield* verifier.template(jwt, audience)
+      if (claims.role !== "authenticated") {
+        return yield* new ApiError({
+          status: 403,
+          code: "role_required",
+          message: 'The token lacks role "authenticated".',
+        })
+      }
+      return reply(200, { owner: claims.sub, notes: notes(String(claims.sub)) })
+    })
+
+  const routes: Record<
+    string,
+    Record<
+      string,
+      (
+        req: IncomingMessage,
+      ) => Effect.Effect<Reply, ApiError, Verifier.Verifier | TokenClient.TokenClient>
+    >
+  > = {
+    "/": {
+      GET: () =>
+        Effect.succeed(
+          reply(200, {
+            name: "tok demo-api",
+            routes: {
+              "GET /api/profile": "Authorization: Bearer <session token>",
+              "GET /downstream/notes": `Authorization: Bearer <${template} template token>`,
+              "GET /health": "liveness",
+            },
+          }),
+        ),
+    },
+    "/health": { GET: () => Effect.succeed(reply(200, { ok: true })) },
+    "/api/profile": { GET: profile },
+    "/downstream/notes": { GET: downstreamNotes },
+  }
+
+  const corsHeaders = (origin: string | undefined): Record<string, string> =>
+    origin !== undefined && allowedOrigins.has(origin)
+      ? { "Access-Control-Allow-Origin": origin, Vary: "Origin" }
+      : { Vary: "Origin" }
+
+  const route = async (req: IncomingMessage, path: string): Promise<Reply> => {
+    const method = req.method ?? "GET"
+    const origin = req.headers.origin
+    if (method === "OPTIONS") {
+      if (origin === undefined || !allowedOrigins.has(origin)) {
+        return reply(403, {
+          error: { code: "origin_not_allowed", message: "This origin may not call the API." },
+        })
+      }
+      return reply(204, undefined, {
+        "Access-Control-Allow-Methods": "GET, OPTIONS",
+        "Access-Control-Allow-Headers": "authorization, content-type",
+        "Access-Control-Max-Age": "600",
+      })
+    }
+    const handlers = routes[path]
+    if (handlers === undefined) {
+      return reply(404, { error: { code: "not_found", message: `No route ${path}.` } })
+    }
+    const handler = handlers[method === "HEAD" ? "GET" : method]
+    if (handler === undefined) {
+      return reply(
+        405,
+        { error: { code: "method_not_allowed", message: `${path} takes GET.` } },
+        { Allow: "GET, HEAD, OPTIONS" },
+      )
+    }
+    return runtime.runPromise(
+      handler(req).pipe(
+        Effect.catchTag("ApiError", (error) =>
+          Effect.succeed(
+            reply(
+              error.status,
+              errorBody(error),
+              error.status === 401 ? { "WWW-Authenticate": `Bearer error="invalid_token"` } : {},
+            ),
+          ),
+        ),
+      ),
+    )
+  }
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const started = performance.now()
+    // Only the path is ever logged or echoed: a query string could hold anything.
+    const path = (req.url ?? "/").split("?", 1)[0] ?? "/"
+    let answer: Reply
+    try {
+      answer = await route(req, path)
+    } catch {
+      answer = reply(500, { error: { code: "internal_error", message: "Internal error." } })
+    }
+    // Requests have no body here; drain whatever was sent so the socket stays usable.
+    req.resume()
+    const body = answer.body === undefined ? "" : JSON.stringify(answer.body)
+    res.writeHead(answer.status, {
+      ...corsHeaders(req.headers.origin),
+      ...(body === "" ? {} : { "Content-Type": "application/json; charset=utf-8" }),
+      "Cache-Control": "no-store",
+      ...answer.headers,
+    })
+    res.end(req.method === "HEAD" ? undefined : body)
+    log?.(
+      `[demo-api] ${req.method ?? "?"} ${path.slice(0, 200)} ${answer.status} ${(performance.now() - started).toFixed(1)}ms`,
+    )
+  }
+
+  const server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, (req, res) => {
+    handle(req, res).catch(() => res.destroy())
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject)
+    server.listen({ port: options.port ?? 0, host: options.host ?? "127.0.0.1" }, () => {
+      server.off("error", reject)
+      resolve()
+    })
+  })
+  const { port, address } = server.address() as AddressInfo
+  selfUrl = `http://${address.includes(":") ? `[${address}]` : address}:${port}`
+
+  let stopping: Promise<void> | undefined
+  return {
+    url: selfUrl,
+    stop: () =>
+      (stopping ??= new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        server.closeAllConnections()
+      }).then(() => runtime.dispose())),
+  }
+}

@@ -1,0 +1,228 @@
+/**
+ * The demo pages in a real Chromium, against the real demo stack: the dev
+ * token server, demo-api and the page server, as `./tools/run demo` starts
+ * them. Each app goes through the same story; the steps of one app build on
+ * each other, so they run in order.
+ */
+import { mkdir } from "node:fs/promises"
+import { join } from "node:path"
+import { createRemoteJWKSet, decodeJwt, jwtVerify, type JWTPayload } from "jose"
+import type { Page } from "playwright-core"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { launch, type Browser } from "../src/browser.ts"
+import { repoRoot, startDemo, type Demo } from "../src/stack.ts"
+
+const allApps = [
+  { slug: "vue", name: "Vue" },
+  { slug: "svelte", name: "Svelte" },
+  { slug: "angular", name: "Angular" },
+]
+/** `E2E_APPS=vue,svelte` runs only those. */
+const only = process.env.E2E_APPS?.split(",").map((slug) => slug.trim())
+const apps = only ? allApps.filter((app) => only.includes(app.slug)) : allApps
+const artifacts = join(repoRoot, ".e2e-artifacts")
+
+let demo: Demo
+let browser: Browser
+let keys: ReturnType<typeof createRemoteJWKSet>
+
+beforeAll(async () => {
+  ;[demo, browser] = await Promise.all([startDemo(), launch()])
+  keys = createRemoteJWKSet(new URL(`${demo.tokenServer}/.well-known/jwks.json`))
+  await mkdir(artifacts, { recursive: true })
+})
+
+afterAll(async () => {
+  await browser?.close()
+  await demo?.stop()
+})
+
+/** Polls `probe` every 100 ms until it returns a value other than `undefined`/`false`. */
+const until = async <A>(
+  what: string,
+  probe: () => Promise<A | undefined | false>,
+  timeoutMs: number,
+): Promise<A> => {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await probe()
+    if (value !== undefined && value !== false) return value
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
+const statusOf = (page: Page) => page.getByTestId("status").getAttribute("data-status")
+const jwtOf = async (page: Page) => (await page.getByTestId("jwt").getAttribute("data-jwt")) ?? ""
+const claimOf = (page: Page, name: string) =>
+  page.locator(`[data-testid="claims"] tr[data-claim="${name}"] td`).textContent()
+const sessionCount = async (page: Page) =>
+  Number((await page.getByTestId("requests").getAttribute("data-session-count")) || "NaN")
+
+const waitForStatus = (page: Page, status: string, timeoutMs = 10_000) =>
+  until(`status "${status}"`, async () => (await statusOf(page)) === status, timeoutMs)
+
+/** Waits for a JWT other than `previous` in a `ready` page, and returns it. */
+const waitForNewJwt = (page: Page, previous: string, timeoutMs = 10_000) =>
+  until(
+    "a new JWT",
+    async () => {
+      const jwt = await jwtOf(page)
+      return jwt !== "" && jwt !== previous && (await statusOf(page)) === "ready" ? jwt : undefined
+    },
+    timeoutMs,
+  )
+
+const verify = async (jwt: string, audience?: string): Promise<JWTPayload> =>
+  (
+    await jwtVerify(jwt, keys, {
+      issuer: demo.tokenServer,
+      algorithms: ["RS256"],
+      ...(audience === undefined ? {} : { audience }),
+    })
+  ).payload
+
+describe.each(apps)("the $name demo", (app) => {
+  let page: Page
+  const pageErrors: string[] = []
+  const user = `user_e2e_${app.slug}`
+  let sessionId = ""
+
+  beforeAll(async () => {
+    await demo.reset()
+    await demo.setTokenLifetime(8)
+    page = await browser.context.newPage()
+    page.on("pageerror", (error) => pageErrors.push(error.message))
+    await page.goto(`${demo.url}/${app.slug}/`)
+    await waitForStatus(page, "signed-out")
+  })
+
+  afterAll(async () => {
+    await page?.close()
+  })
+
+  it("signs in and becomes ready with a JWT that verifies against the JWKS", async () => {
+    await page.getByTestId("user-id").fill(user)
+    await page.getByTestId("sign-in").click()
+    await waitForStatus(page, "ready")
+    sessionId = (await page.getByTestId("session-id").textContent())!.trim()
+    expect(sessionId).toMatch(/^sess_/)
+    const claims = await verify(await jwtOf(page))
+    expect(claims).toMatchObject({ sub: user, sid: sessionId, azp: demo.url })
+    expect(claims.exp! - claims.iat!).toBe(8)
+    expect(await claimOf(page, "sub")).toBe(user)
+    expect(await page.getByTestId("countdown").textContent()).toMatch(/^\d s$/)
+    expect(await page.getByTestId("jwt").textContent()).toContain("…")
+  })
+
+  it("refreshes the token in the background before it expires, staying ready", async () => {
+    const first = await jwtOf(page)
+    const { exp } = decodeJwt(first)
+    const seen = new Set<string | null>()
+    const next = await until(
+      "a background refresh",
+      async () => {
+        seen.add(await statusOf(page))
+        const jwt = await jwtOf(page)
+        return jwt !== first ? jwt : undefined
+      },
+      12_000,
+    )
+    expect(Date.now() / 1000).toBeLessThan(exp!)
+    expect([...seen]).toEqual(["ready"])
+    const claims = await verify(next)
+    expect(claims.sid).toBe(sessionId)
+    expect(claims.iat!).toBeGreaterThan(decodeJwt(first).iat!)
+    await until("the request counter", async () => (await sessionCount(page)) >= 2, 3_000)
+  })
+
+  it("shows the retrying state in a fault window and recovers by itself", async () => {
+    // 8 s tokens are refreshed at half their life: the window (8 s) outlasts
+    // the next refresh and its retries, and tok tries again 8 s later, after it.
+    const fresh = await jwtOf(page)
+    await demo.setFaults({ failFor: { ms: 8_000, status: 503 } })
+    await waitForStatus(page, "error", 12_000)
+    expect(await page.getByTestId("error").textContent()).toMatch(
+      /Token server unavailable — retrying/,
+    )
+    const recovered = await waitForNewJwt(page, fresh, 20_000)
+    expect((await verify(recovered)).sid).toBe(sessionId)
+    expect(await page.getByTestId("error").count()).toBe(0)
+    expect((await demo.stats()).faults.failed).toBeGreaterThanOrEqual(4)
+  })
+
+  it("switches template and back to the session token", async () => {
+    await demo.setTokenLifetime(60)
+    const before = await jwtOf(page)
+    await page.getByTestId("template").selectOption("supabase")
+    const supabase = await waitForNewJwt(page, before)
+    expect(await verify(supabase, "authenticated")).toMatchObject({
+      sub: user,
+      role: "authenticated",
+    })
+    expect(await claimOf(page, "role")).toBe("authenticated")
+
+    await page.getByTestId("template").selectOption("hasura")
+    const hasura = await waitForNewJwt(page, supabase)
+    const claims = await verify(hasura)
+    expect(claims["https://hasura.io/jwt/claims"]).toMatchObject({ "x-hasura-user-id": user })
+
+    await page.getByTestId("template").selectOption("")
+    const session = await waitForNewJwt(page, hasura)
+    const back = await verify(session)
+    expect(back.aud).toBeUndefined()
+    expect(back.sid).toBe(sessionId)
+  })
+
+  it('"refresh now" fetches a new token at once', async () => {
+    // 60 s tokens now: no background refresh is due, so a new token is the button's.
+    const before = await jwtOf(page)
+    await until("the counters to settle", async () => (await sessionCount(page)) >= 1, 3_000)
+    const requestsBefore = (await demo.stats()).sessions[sessionId]!.tokenRequests
+    await page.getByTestId("refresh").click()
+    const after = await waitForNewJwt(page, before, 5_000)
+    expect(decodeJwt(after).jti).not.toBe(decodeJwt(before).jti)
+    expect((await demo.stats()).sessions[sessionId]!.tokenRequests).toBe(requestsBefore + 1)
+    await until(
+      "the page's request counter",
+      async () => (await sessionCount(page)) === requestsBefore + 1,
+      3_000,
+    )
+  })
+
+  it("calls the API with the session token and shows its answer", async () => {
+    await page.getByTestId("call-api").click()
+    const status = page.getByTestId("api-status")
+    await until(
+      "the API's answer",
+      async () => (await status.getAttribute("data-status")) === "200",
+      10_000,
+    )
+    expect(await status.textContent()).toContain(`${user}'s notes`)
+    const body = JSON.parse((await page.getByTestId("api-result").textContent())!)
+    expect(body).toMatchObject({
+      user,
+      session: sessionId,
+      authorizedParty: demo.url,
+      downstream: { template: "supabase", answer: { owner: user } },
+    })
+    await page.screenshot({ path: join(artifacts, `demo-${app.slug}.png`), fullPage: true })
+  })
+
+  it("signs out: no token, and the API refuses the call", async () => {
+    await page.getByTestId("sign-out").click()
+    await waitForStatus(page, "signed-out")
+    expect(await jwtOf(page)).toBe("")
+    expect(await page.getByTestId("claims").count()).toBe(0)
+    await page.getByTestId("call-api").click()
+    const status = page.getByTestId("api-status")
+    await until(
+      "the refusal",
+      async () => (await status.getAttribute("data-status")) === "401",
+      10_000,
+    )
+    expect(await status.textContent()).toContain("Refused")
+    expect(pageErrors).toEqual([])
+  })
+})
