@@ -1,0 +1,19 @@
+/**
+ * The Svelte demo: one tok client for the page, handed to the page
+ * (`App.svelte`), which watches its token with `tokenStore`.
+ */
+import { mount } from "svelte"
+import { clerkFrontendApi, createTokenClient } from "@tok/svelte"
+import App from "./App.svelte"
+import { loadConfig } from "./demo.ts"
+import "./style.css"
+
+const root = document.querySelector<HTMLElement>("#app")!
+try {
+  const config = await loadConfig()
+  const client = createTokenClient({ source: clerkFrontendApi({ baseUrl: config.tokenServer }) })
+  mount(App, { target: root, props: { client, config } })
+} catch (error) {
+  root.textContent = error instanceof Error ? error.message : String(error)
+  root.className = "page error"
+}
