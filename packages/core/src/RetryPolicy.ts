@@ -36,12 +36,25 @@ export const transientReason = (error: TokenSourceError): UnavailableReason | un
   return undefined
 }
 
+/**
+ * The server's `Retry-After` in ms, if the source gave a usable one (a
+ * finite number ≥ 0; anything else is ignored).
+ */
+export const retryAfterOf = (error: TokenSourceError): number | undefined => {
+  const ms = error.retryAfterMs
+  return typeof ms === "number" && Number.isFinite(ms) && ms >= 0 ? ms : undefined
+}
+
 /** Whether the policy retries this failure (it is transient and its `Retry-After` fits). */
 export const isRetryable =
   (options: Options) =>
-  (error: TokenSourceError): boolean =>
-    transientReason(error) !== undefined &&
-    (error.retryAfterMs === undefined || error.retryAfterMs <= options.maxDelay)
+  (error: TokenSourceError): boolean => {
+    const retryAfter = retryAfterOf(error)
+    return (
+      transientReason(error) !== undefined &&
+      (retryAfter === undefined || retryAfter <= options.maxDelay)
+    )
+  }
 
 /** The delay before retry `retry` (1-based) with `random` in [0, 1). */
 export const delayMillis = (
@@ -65,7 +78,7 @@ export const schedule = (options: Options): Schedule.Schedule<number, TokenSourc
       meta.attempt >= options.attempts
         ? Cause.done(meta.attempt)
         : Effect.map(Random.next, (random) => {
-            const delay = delayMillis(options, meta.attempt, random, meta.input.retryAfterMs)
+            const delay = delayMillis(options, meta.attempt, random, retryAfterOf(meta.input))
             return [meta.attempt, Duration.millis(delay)] as [number, Duration.Duration]
           }),
     ),

@@ -218,11 +218,16 @@ const errorCode = (text: string): string | undefined => {
   }
 }
 
-/** `Retry-After` as milliseconds: delta-seconds or an HTTP date. */
+/**
+ * `Retry-After` as milliseconds: delta-seconds (fractions tolerated) or an
+ * HTTP date, measured from `now`; `undefined` for anything else.
+ */
 export const retryAfter = (header: string | null, now: number): number | undefined => {
   if (header === null) return undefined
   const trimmed = header.trim()
-  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.ceil(Number(trimmed) * 1000)
+  // An HTTP date names its month (`Wed, 21 Oct 2015 07:28:00 GMT`).
+  if (!/[a-z]/i.test(trimmed)) return undefined
   const date = Date.parse(trimmed)
   return Number.isNaN(date) ? undefined : Math.max(0, date - now)
 }

@@ -1,3 +1,6 @@
+/** A Clerk-style key (`sk_live_…`, `sk_test_…`, …), wherever it appears. */
+const SECRET_KEY = /(sk|pk|rk)_(live|test)_[\w-]+/
+
 /**
  * Removes anything shaped like a JWT (three base64url segments, the first two
  * starting with `eyJ`, the encoding of `{"`) or a bearer secret from text that
@@ -7,11 +10,17 @@
 export const redact = (text: string): string =>
   text
     .replace(/eyJ[\w-]*\.[\w-]*(?:\.[\w-]*)?/g, "[redacted jwt]")
-    .replace(/\b(sk|pk|rk)_(live|test)_[\w-]+/g, "[redacted key]")
+    .replace(new RegExp(SECRET_KEY.source, "g"), "[redacted key]")
     .slice(0, 300)
 
-/** Keeps a server's error code only if it looks like one (`session_not_found`). @internal */
+/**
+ * Keeps a server's error code only if it looks like one (`session_not_found`):
+ * short, plain characters, neither a JWT nor a key. @internal
+ */
 export const sanitizeCode = (code: unknown): string | undefined =>
-  typeof code === "string" && /^[A-Za-z0-9_.-]{1,64}$/.test(code) && !code.startsWith("eyJ")
+  typeof code === "string" &&
+  /^[A-Za-z0-9_.-]{1,64}$/.test(code) &&
+  !code.includes("eyJ") &&
+  !SECRET_KEY.test(code)
     ? code
     : undefined
