@@ -108,8 +108,8 @@ export const make = (
       lifecycle: yield* Lifecycle.Lifecycle,
       clock: yield* Clock.Clock,
       context: yield* Effect.context<never>(),
-      onSessionChange: (sessionId) => Effect.runSync(SubscriptionRef.set(sessionRef, sessionId)),
     })
+    engine.onSession((sessionId) => Effect.runSync(SubscriptionRef.set(sessionRef, sessionId)))
     yield* Effect.addFinalizer(() => Effect.sync(() => engine.dispose()))
     return TokenClient.of({
       getToken: (options) => {

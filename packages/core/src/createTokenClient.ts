@@ -77,21 +77,48 @@ const abortError = (message: string): Error =>
     ? new DOMException(message, "AbortError")
     : Object.assign(new Error(message), { name: "AbortError" })
 
-/** Makes a Promise-face client. Throws `InvalidOptionsError` for a bad config. */
+const isAbortSignal = (u: unknown): u is AbortSignal =>
+  typeof u === "object" &&
+  u !== null &&
+  typeof (u as AbortSignal).addEventListener === "function" &&
+  typeof (u as AbortSignal).aborted === "boolean"
+
+/** The engine behind a Promise-face client, for `@tok/core/testing`. @internal */
+export const engines = new WeakMap<TokClient, Engine>()
+
+/**
+ * Makes a Promise-face client. Throws `InvalidOptionsError` for a bad config.
+ *
+ * @example
+ * ```ts
+ * const tok = createTokenClient({ source: clerkFrontendApi({ baseUrl }), session: "sess_123" })
+ * const token = await tok.getToken({ template: "firebase" }) // Token | null
+ * ```
+ */
 export const createTokenClient = (config: TokClientConfig): TokClient => {
+  if (typeof config !== "object" || config === null) {
+    throw new InvalidOptionsError({ detail: "createTokenClient takes a config object" })
+  }
   const resolved = checkConfig(config)
   if (resolved instanceof InvalidOptionsError) throw resolved
-  if (typeof config.source !== "object" || config.source === null) {
+  if (!Layer.isLayer(config.source as unknown)) {
     throw new InvalidOptionsError({
       detail: "source is required: clerkFrontendApi(…), clerkBackendApi(…) or fromFunction(…)",
     })
   }
+  if (config.lifecycle !== undefined && !Layer.isLayer(config.lifecycle as unknown)) {
+    throw new InvalidOptionsError({ detail: "lifecycle must be a Layer of Lifecycle" })
+  }
+  const initialSession = config.session ?? null
+  if (initialSession !== null && typeof initialSession !== "string") {
+    throw new InvalidOptionsError({ detail: "session must be a session id string or null" })
+  }
   const scope = Scope.makeUnsafe()
-  const layer = TokenClient.layerWithoutDefaults(config).pipe(
+  const layer = TokenClient.layerWithoutDefaults(resolvedConfig(config)).pipe(
     Layer.provide(
       Layer.mergeAll(
         config.source,
-        TokenCache.layer({ maxEntries: config.maxEntries }),
+        TokenCache.layer({ maxEntries: resolved.maxEntries }),
         config.lifecycle ?? Lifecycle.layer,
       ),
     ),
@@ -100,19 +127,15 @@ export const createTokenClient = (config: TokClientConfig): TokClient => {
     Layer.buildWithScope(layer, scope).pipe(Effect.provide(layerUnrefClock)),
   )
   const engine: Engine = Context.get(context, TokenClient.TokenClient).unsafe
-  const sessionListeners = new Set<(sessionId: string | null) => void>()
-  let lastSession: string | null = null
-  const publish = () => {
-    if (engine.sessionId === lastSession) return
-    lastSession = engine.sessionId
-    for (const listener of [...sessionListeners]) listener(lastSession)
-  }
-  if (config.session !== undefined && config.session !== null) engine.setSession(config.session)
-  lastSession = engine.sessionId
+  engine.setSession(initialSession)
 
   const getToken = (options?: GetTokenOptions): Promise<Token | null> => {
-    const signal = options?.signal
+    const signal: unknown = options?.signal
+    if (signal !== undefined && !isAbortSignal(signal)) {
+      return Promise.reject(new InvalidOptionsError({ detail: "signal must be an AbortSignal" }))
+    }
     if (signal?.aborted) return Promise.reject(signal.reason)
+    if (engine.disposed) return Promise.reject(abortError("The tok client was disposed"))
     const hit = engine.peek(options)
     if (hit !== undefined) {
       if (hit === null) return RESOLVED_NULL
@@ -127,7 +150,6 @@ export const createTokenClient = (config: TokClientConfig): TokClient => {
       signal?.addEventListener("abort", onAbort, { once: true })
       fiber.addObserver((exit) => {
         signal?.removeEventListener("abort", onAbort)
-        publish()
         if (Exit.isSuccess(exit)) return resolve(exit.value)
         const failure = Cause.findErrorOption(exit.cause)
         if (failure._tag === "Some") {
@@ -138,19 +160,13 @@ export const createTokenClient = (config: TokClientConfig): TokClient => {
     })
   }
 
-  return {
+  const client: TokClient = {
     getToken,
-    setSession: (sessionId) => {
-      engine.setSession(sessionId)
-      publish()
-    },
+    setSession: (sessionId) => engine.setSession(sessionId),
     get session() {
       return engine.sessionId
     },
-    onSessionChange: (listener) => {
-      sessionListeners.add(listener)
-      return () => sessionListeners.delete(listener)
-    },
+    onSessionChange: (listener) => engine.onSession(listener),
     watch: (options) => {
       const checked = checkCall(options, resolved.bufferMillis)
       if (checked instanceof InvalidOptionsError) {
@@ -169,7 +185,19 @@ export const createTokenClient = (config: TokClientConfig): TokClient => {
       return Effect.runPromise(Scope.close(scope, Exit.void))
     },
   }
+  engines.set(client, engine)
+  return client
 }
+
+/** The `TokenClient.layer` options of a Promise-face config, without its own keys. */
+const resolvedConfig = (config: TokClientConfig): Config => ({
+  expirationBuffer: config.expirationBuffer,
+  retry: config.retry,
+  requestTimeout: config.requestTimeout,
+  maxEntries: config.maxEntries,
+  autoRefresh: config.autoRefresh,
+  refreshJitter: config.refreshJitter,
+})
 
 /** Clerk's Frontend API as a source (see `TokenSource.clerkFrontendApi`). */
 export const clerkFrontendApi: (options: TokenSource.FrontendApiOptions) => Source =
@@ -189,7 +217,8 @@ export const fromFunction = (
 ): Source =>
   TokenSource.fromFunction((request) =>
     Effect.tryPromise({
-      try: (signal) => fn(request, signal),
+      // Through a Promise, so a function that throws or returns a plain string works too.
+      try: (signal) => Promise.resolve().then(() => fn(request, signal)),
       catch: (cause) =>
         cause instanceof TokenSource.TokenSourceError
           ? cause

@@ -25,11 +25,16 @@
  * @module
  */
 import { Clock, Duration, Effect, Layer } from "effect"
+import { engines, type TokClient } from "./createTokenClient.ts"
+import type { Activity } from "./internal/engine.ts"
 import * as Lifecycle from "./Lifecycle.ts"
 import type { Config } from "./internal/options.ts"
 import * as TokenCache from "./TokenCache.ts"
 import * as TokenClient from "./TokenClient.ts"
+import type { InvalidOptionsError } from "./TokenError.ts"
 import { TokenSource, TokenSourceError, type TokenRequest } from "./TokenSource.ts"
+
+export type { Activity }
 
 /** Makes an unsigned JWT (`alg: none`) with the given payload. */
 export const fakeJwt = (payload: Record<string, unknown>): string =>
@@ -88,7 +93,9 @@ export interface FakeSource {
   readonly layer: Layer.Layer<TokenSource>
   /** Every request, in order. */
   readonly requests: ReadonlyArray<TokenRequest>
-  /** Requests that got an answer (minted, JWT or failure) — not those still pending. */
+  /** When each request was made: `Clock` time in epoch ms, parallel to `requests`. */
+  readonly requestTimes: ReadonlyArray<number>
+  /** Requests that are over: answered (minted, JWT or failure) or abandoned — not those still pending. */
   readonly answered: number
   /** Queues answers for the next requests, in order. */
   readonly enqueue: (...steps: ReadonlyArray<FakeStep>) => void
@@ -103,6 +110,7 @@ export const makeFakeSource = (initial: FakeSourceOptions = {}): FakeSource => {
   let options = initial
   const queue: Array<FakeStep> = []
   const requests: Array<TokenRequest> = []
+  const requestTimes: Array<number> = []
   let answered = 0
   let minted = 0
 
@@ -138,9 +146,10 @@ export const makeFakeSource = (initial: FakeSourceOptions = {}): FakeSource => {
   }
 
   const fetch = (request: TokenRequest): Effect.Effect<string, TokenSourceError> =>
-    Effect.suspend(() => {
+    Effect.flatMap(Clock.currentTimeMillis, (now) => {
       const index = requests.length
       requests.push(request)
+      requestTimes.push(now)
       const step = queue.shift() ?? options.respond?.(request, index) ?? {}
       const delay = step.delayMs ?? options.delayMs ?? 0
       const run = Effect.suspend(() => answer(step, request)).pipe(
@@ -154,6 +163,9 @@ export const makeFakeSource = (initial: FakeSourceOptions = {}): FakeSource => {
     get requests() {
       return requests
     },
+    get requestTimes() {
+      return requestTimes
+    },
     get answered() {
       return answered
     },
@@ -164,6 +176,7 @@ export const makeFakeSource = (initial: FakeSourceOptions = {}): FakeSource => {
     reset: () => {
       queue.length = 0
       requests.length = 0
+      requestTimes.length = 0
       answered = 0
     },
   }
@@ -178,7 +191,7 @@ export const testClientLayer = (
   source: FakeSource,
   config?: Config,
   lifecycle: Lifecycle.TestLifecycle = Lifecycle.makeTest(),
-): Layer.Layer<TokenClient.TokenClient, unknown> =>
+): Layer.Layer<TokenClient.TokenClient, InvalidOptionsError> =>
   TokenClient.layerWithoutDefaults(config).pipe(
     Layer.provide(
       Layer.mergeAll(
@@ -189,4 +202,23 @@ export const testClientLayer = (
     ),
   )
 
+/**
+ * What a client holds right now — fibers, requests in flight, watched keys,
+ * cached tokens — for tests that check teardown: after the last unsubscribe
+ * (or `dispose()`), `fibers`, `requests` and `watchedKeys` are 0.
+ *
+ * @example
+ * ```ts
+ * const stop = tok.watch().subscribe(() => {})
+ * stop()
+ * expect(inspectClient(tok)).toMatchObject({ fibers: 0, watchedKeys: 0 })
+ * ```
+ */
+export const inspectClient = (client: TokenClient.Service | TokClient): Activity => {
+  const engine = "unsafe" in client ? client.unsafe : engines.get(client)
+  if (engine === undefined) throw new TypeError("inspectClient: not a tok client")
+  return engine.activity()
+}
+
+/** A hand-driven `Lifecycle` for tests: `setVisible`, `setOnline`, `focus`. */
 export { makeTest as makeTestLifecycle, type TestLifecycle } from "./Lifecycle.ts"

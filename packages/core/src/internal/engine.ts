@@ -27,6 +27,7 @@ import {
 } from "../TokenError.ts"
 import { describe, type TokenRequest, TokenSourceError } from "../TokenSource.ts"
 import type * as TokenSource from "../TokenSource.ts"
+import { sanitizeCode } from "./redact.ts"
 import {
   type CallOptions,
   type Checked,
@@ -80,6 +81,18 @@ export interface TokenWatcher {
   readonly refresh: () => Promise<void>
 }
 
+/** What a client holds right now: for tests that check nothing is left running. */
+export interface Activity {
+  /** Fibers of the client still running: requests, retries, refreshers, callers. */
+  readonly fibers: number
+  /** Requests in flight. */
+  readonly requests: number
+  /** Keys with at least one subscribed watcher. */
+  readonly watchedKeys: number
+  /** Tokens in the cache. */
+  readonly cachedTokens: number
+}
+
 const SEP = "\u0000"
 
 /** The cache key of (session, template, organization). */
@@ -97,6 +110,9 @@ export const keyOf = (
 const SIGNED_OUT: Token.TokenState = { status: "signed-out" }
 const LOADING: Token.TokenState = { status: "loading" }
 
+const tokenOf = (state: Token.TokenState): Token.Token | undefined =>
+  (state as { readonly token?: Token.Token | undefined }).token
+
 /** What the engine needs from its context. */
 export interface Deps {
   readonly config: ResolvedConfig
@@ -105,7 +121,6 @@ export interface Deps {
   readonly lifecycle: Lifecycle.Service
   readonly clock: Clock.Clock
   readonly context: Context.Context<never>
-  readonly onSessionChange: (sessionId: string | null) => void
 }
 
 export class Engine {
@@ -115,7 +130,7 @@ export class Engine {
   private readonly cache: TokenCache.Service
   readonly lifecycle: Lifecycle.Service
   private readonly context: Context.Context<never>
-  private readonly publishSession: (sessionId: string | null) => void
+  private readonly sessionListeners = new Set<(sessionId: string | null) => void>()
   private readonly schedule: Schedule.Schedule<number, TokenSourceError>
   private readonly retryable: (error: TokenSourceError) => boolean
 
@@ -138,9 +153,17 @@ export class Engine {
     this.cache = deps.cache
     this.lifecycle = deps.lifecycle
     this.context = deps.context
-    this.publishSession = deps.onSessionChange
     this.schedule = RetryPolicy.schedule(deps.config.retry)
     this.retryable = RetryPolicy.isRetryable(deps.config.retry)
+  }
+
+  /** The cached token of `key` if it is good for `bufferMillis` more. */
+  private usable(key: string, bufferMillis: number): Token.Token | undefined {
+    const token = this.cache.get(key)
+    return token !== undefined &&
+      this.clock.currentTimeMillisUnsafe() + bufferMillis < token.expiresAt
+      ? token
+      : undefined
   }
 
   /**
@@ -151,23 +174,22 @@ export class Engine {
     if (options === undefined) {
       const key = this.defaultKey
       if (key === undefined) return this.sessionId === null ? null : this.sessionProblem
-      const token = this.cache.get(key)
-      return token !== undefined &&
-        this.clock.currentTimeMillisUnsafe() + this.config.bufferMillis < token.expiresAt
-        ? token
-        : undefined
+      return this.usable(key, this.config.bufferMillis)
     }
     const checked = checkCall(options, this.config.bufferMillis)
-    if (checked instanceof InvalidOptionsError) return checked
+    return checked instanceof InvalidOptionsError ? checked : this.peekChecked(checked)
+  }
+
+  /** `peek` for options already checked. */
+  peekChecked(checked: Checked): Token.Token | InvalidOptionsError | null | undefined {
     const sessionId = checked.sessionId ?? this.sessionId
     if (sessionId === null) return null
     if (checked.sessionId === undefined && this.sessionProblem) return this.sessionProblem
     if (checked.skipCache) return undefined
-    const token = this.cache.get(keyOf(sessionId, checked.template, checked.organizationId))
-    return token !== undefined &&
-      this.clock.currentTimeMillisUnsafe() + checked.bufferMillis < token.expiresAt
-      ? token
-      : undefined
+    return this.usable(
+      keyOf(sessionId, checked.template, checked.organizationId),
+      checked.bufferMillis,
+    )
   }
 
   /** `getToken` of the Effect API. */
@@ -180,8 +202,12 @@ export class Engine {
     })
   }
 
-  /** Answers from the cache, joins the key's request in flight, or starts one. */
-  fetchOrJoin(checked: Checked): Effect.Effect<Token.Token, TokenError> {
+  /**
+   * Answers from the cache, joins the key's request in flight, or starts one.
+   * A `refresh` skips the cache but joins a request in flight (background
+   * refresh); `skipCache` never joins (DESIGN §2.2).
+   */
+  fetchOrJoin(checked: Checked, refresh = false): Effect.Effect<Token.Token, TokenError> {
     return Effect.suspend(() => {
       if (this.disposed) return Effect.interrupt
       const explicit = checked.sessionId
@@ -190,14 +216,9 @@ export class Engine {
       if (explicit === undefined && this.sessionProblem) return Effect.fail(this.sessionProblem)
       const generation = this.generation
       const key = keyOf(sessionId, checked.template, checked.organizationId)
-      if (!checked.skipCache) {
-        const token = this.cache.get(key)
-        if (
-          token !== undefined &&
-          this.clock.currentTimeMillisUnsafe() + checked.bufferMillis < token.expiresAt
-        ) {
-          return Effect.succeed(token)
-        }
+      if (!checked.skipCache && !refresh) {
+        const token = this.usable(key, checked.bufferMillis)
+        if (token !== undefined) return Effect.succeed(token)
       }
       const flight =
         (checked.skipCache ? undefined : this.flights.get(key)) ??
@@ -210,12 +231,12 @@ export class Engine {
         onFailure: (error) =>
           error instanceof SessionEnded
             ? explicit === undefined
-              ? this.fetchOrJoin(checked)
+              ? this.fetchOrJoin(checked, refresh)
               : Effect.fail(new NotSignedInError({ sessionId: explicit }))
             : Effect.fail(error),
         onSuccess: (token) =>
           explicit === undefined && this.generation !== generation
-            ? this.fetchOrJoin(checked)
+            ? this.fetchOrJoin(checked, refresh)
             : Effect.succeed(token),
       })
     })
@@ -291,7 +312,13 @@ export class Engine {
     if (existing !== undefined && existing.expiresAt > token.expiresAt) return
     const cached: Token.Token = { ...token, source: "cache" }
     this.cache.set(key, cached)
-    for (const watch of this.watches.values()) watch.onStored(key, cached)
+    for (const watch of [...this.watches.values()]) watch.onStored(key, cached)
+  }
+
+  /** Calls `listener` with the new session id on every session change. */
+  onSession(listener: (sessionId: string | null) => void): () => void {
+    this.sessionListeners.add(listener)
+    return () => void this.sessionListeners.delete(listener)
   }
 
   /** Changes the current session: clears the previous one's tokens and requests. */
@@ -309,8 +336,8 @@ export class Engine {
         ? keyOf(sessionId, undefined, undefined)
         : undefined
     const ended = previous === null ? [] : this.dropSession(previous)
-    this.publishSession(sessionId)
     for (const watch of [...this.watches.values()]) watch.onSessionChange()
+    for (const listener of [...this.sessionListeners]) listener(sessionId)
     this.endFlights(ended)
   }
 
@@ -363,7 +390,7 @@ export class Engine {
         this.flights.delete(key)
       }
     }
-    for (const watch of this.watches.values()) {
+    for (const watch of [...this.watches.values()]) {
       const request = watch.request()
       if (request !== undefined && matches(request)) watch.poke(true)
     }
@@ -379,33 +406,56 @@ export class Engine {
     return fiber
   }
 
-  /** A handle on the key `options` name; shares one refresher per key. */
+  /**
+   * A handle on the key `checked` names. Handles of one key and buffer share
+   * one refresher while any of them is subscribed.
+   */
   watch(checked: Checked): TokenWatcher {
     const id = `${checked.sessionId ?? ""}${SEP}${checked.template ?? ""}${SEP}${
       checked.organizationId ?? ""
     }${SEP}${checked.bufferMillis}`
-    let record: Watch | undefined
-    const acquire = (): Watch => {
-      if (record === undefined || record.stopped) {
-        record = this.watches.get(id) ?? new Watch(this, checked, () => this.watches.delete(id))
-        this.watches.set(id, record)
-      }
-      return record
+    let own: Watch | undefined
+    const current = (): Watch => {
+      const live = this.watches.get(id)
+      if (live !== undefined) return (own = live)
+      if (own === undefined || own.stopped) own = new Watch(this, id, checked)
+      return own
     }
     return {
-      getSnapshot: () => (record ?? acquire()).getSnapshot(),
-      subscribe: (listener) => acquire().subscribe(listener),
-      refresh: () => acquire().refresh(),
+      getSnapshot: () => current().getSnapshot(),
+      subscribe: (listener) => current().subscribe(listener),
+      refresh: () => current().refresh(),
     }
   }
 
-  /** Closes the client: every fiber is interrupted, every watcher stopped. */
+  /** Makes `watch` the refresher of its key while it has subscribers. */
+  register(watch: Watch): void {
+    this.watches.set(watch.id, watch)
+  }
+
+  /** Forgets `watch` when its last subscriber leaves. */
+  unregister(watch: Watch): void {
+    if (this.watches.get(watch.id) === watch) this.watches.delete(watch.id)
+  }
+
+  /** What the client holds right now. */
+  activity(): Activity {
+    return {
+      fibers: this.fibers.size,
+      requests: this.flights.size,
+      watchedKeys: this.watches.size,
+      cachedTokens: this.cache.size(),
+    }
+  }
+
+  /** Closes the client: every fiber is interrupted, every watcher stopped, the cache emptied. */
   dispose(): void {
     if (this.disposed) return
     this.disposed = true
     for (const watch of [...this.watches.values()]) watch.stop()
     this.watches.clear()
     for (const fiber of [...this.fibers]) fiber.interruptUnsafe()
+    this.cache.clear()
   }
 }
 
@@ -421,7 +471,7 @@ export const classify = (
     return new TokenUnavailableError({
       reason,
       status,
-      retryAfterMs: error.retryAfterMs,
+      retryAfterMs: RetryPolicy.retryAfterOf(error),
       attempts,
     })
   }
@@ -431,7 +481,7 @@ export const classify = (
   if (status === 404 && request.template !== undefined) {
     return new TemplateNotFoundError({ template: request.template })
   }
-  return new TokenRequestError({ status, code: error.code })
+  return new TokenRequestError({ status, code: sanitizeCode(error.code) })
 }
 
 /**
@@ -439,32 +489,43 @@ export const classify = (
  * fresh while anyone subscribes.
  */
 class Watch {
+  readonly id: string
   private readonly listeners = new Set<(state: Token.TokenState) => void>()
   private state: Token.TokenState
+  /** The session the state belongs to (`null`: signed out). */
+  private stateSession: string | null
   private fiber: Fiber.Fiber<unknown, unknown> | undefined
   private wake: Deferred.Deferred<void> | undefined
+  /** Set by `poke`: the refresher looks again before it sleeps. */
+  private poked = false
+  /** Set by `refresh()` and `invalidate`: the next fetch is a `skipCache` one. */
   private force = false
-  private settledWaiters: Array<() => void> = []
+  /** `refresh()` callers waiting for the next forced fetch to land. */
+  private refreshWaiters: Array<() => void> = []
   private stopLifecycle: (() => void) | undefined
   /** The token a refresh is planned for, and when. */
-  private plannedFor: Token.Token | undefined
+  private plannedFor: string | undefined
   private refreshAt = 0
   stopped = false
 
   private readonly engine: Engine
   private readonly checked: Checked
-  private readonly release: () => void
 
-  constructor(engine: Engine, checked: Checked, release: () => void) {
+  constructor(engine: Engine, id: string, checked: Checked) {
     this.engine = engine
+    this.id = id
     this.checked = checked
-    this.release = release
+    this.stateSession = this.sessionId()
     this.state = this.initialState()
+  }
+
+  private sessionId(): string | null {
+    return this.checked.sessionId ?? this.engine.sessionId
   }
 
   /** The request this watch would make now, if a session is there. */
   request(): TokenRequest | undefined {
-    const sessionId = this.checked.sessionId ?? this.engine.sessionId
+    const sessionId = this.sessionId()
     return sessionId === null
       ? undefined
       : { sessionId, template: this.checked.template, organizationId: this.checked.organizationId }
@@ -475,38 +536,59 @@ class Watch {
     return request && keyOf(request.sessionId, request.template, request.organizationId)
   }
 
+  /** A cached token good for the watch's buffer, if there is one. */
+  private cached(): Token.Token | undefined {
+    const hit = this.engine.peekChecked({ ...this.checked, skipCache: false })
+    return hit instanceof Object && "jwt" in hit ? hit : undefined
+  }
+
   private initialState(): Token.TokenState {
-    const key = this.key()
-    if (key === undefined) return SIGNED_OUT
-    const token = this.engine.peek({ ...this.checked, skipCache: false })
-    return token instanceof Object && "jwt" in token ? { status: "ready", token } : LOADING
+    if (this.sessionId() === null) return SIGNED_OUT
+    const token = this.cached()
+    return token === undefined ? LOADING : { status: "ready", token }
   }
 
   getSnapshot(): Token.TokenState {
+    if (this.fiber === undefined) this.mirrorCache()
     const state = this.state
-    if (
-      state.status === "signed-out" ||
-      (state.status === "loading" && state.token === undefined)
-    ) {
-      return state
-    }
-    const token = state.token
+    const token = tokenOf(state)
     if (token !== undefined && this.engine.clock.currentTimeMillisUnsafe() >= token.expiresAt) {
       // A timer was late (sleeping laptop, throttled tab): never show an expired token.
       const next: Token.TokenState =
         state.status === "error" ? { status: "error", error: state.error } : LOADING
       this.state = next
-      queueMicrotask(() => this.notify(next))
-      this.poke(false)
+      if (this.fiber !== undefined) {
+        queueMicrotask(() => {
+          if (this.state === next) this.notify(next)
+        })
+        if (this.engine.config.autoRefresh) this.poke(false)
+      }
       return next
     }
     return state
   }
 
+  /** Without a refresher nobody updates the state: follow the session and the cache. */
+  private mirrorCache(): void {
+    const session = this.sessionId()
+    if (session !== this.stateSession) {
+      this.stateSession = session
+      this.state = this.initialState()
+      return
+    }
+    if (session === null) return
+    const token = this.cached()
+    if (token !== undefined && token.jwt !== tokenOf(this.state)?.jwt) {
+      this.state = { status: "ready", token }
+    }
+  }
+
   subscribe(listener: (state: Token.TokenState) => void): () => void {
     const wrapped = (state: Token.TokenState) => listener(state)
+    // Start before adding the listener: nothing that happens while starting
+    // reaches it synchronously (read `getSnapshot()` after subscribing).
+    if (this.listeners.size === 0) this.start()
     this.listeners.add(wrapped)
-    if (this.listeners.size === 1) this.start()
     let done = false
     return () => {
       if (done) return
@@ -519,13 +601,11 @@ class Watch {
   refresh(): Promise<void> {
     if (this.engine.disposed) return Promise.resolve()
     return new Promise((resolve) => {
-      this.settledWaiters.push(resolve)
       if (this.fiber === undefined) {
         // Nobody subscribes: one fetch, its result into the state.
-        this.engine.fork(
-          this.fetch(true).pipe(Effect.ensuring(Effect.sync(() => this.settleWaiters()))),
-        )
+        this.engine.fork(this.fetch(true).pipe(Effect.ensuring(Effect.sync(resolve))))
       } else {
+        this.refreshWaiters.push(resolve)
         this.poke(true)
       }
     })
@@ -540,13 +620,15 @@ class Watch {
     const running = this.fiber !== undefined
     if (running) this.interrupt()
     this.plannedFor = undefined
-    this.setState(this.engine.sessionId === null ? SIGNED_OUT : this.initialState())
+    this.stateSession = this.sessionId()
+    this.setState(this.initialState())
     if (running) this.run()
   }
 
-  /** Wakes the refresher; `force` makes its next step a `skipCache` fetch. */
+  /** Wakes the refresher; `force` makes its next fetch a `skipCache` one. */
   poke(force: boolean): void {
     if (force) this.force = true
+    this.poked = true
     const wake = this.wake
     if (wake !== undefined) {
       this.wake = undefined
@@ -555,8 +637,12 @@ class Watch {
   }
 
   private start(): void {
+    if (this.engine.disposed) return
     this.stopped = false
+    this.engine.register(this)
     this.stopLifecycle = this.engine.lifecycle.onResume(() => this.poke(false))
+    // Catch up silently with what changed while nobody was subscribed.
+    this.mirrorCache()
     this.run()
   }
 
@@ -576,8 +662,9 @@ class Watch {
     this.stopLifecycle?.()
     this.stopLifecycle = undefined
     this.stopped = true
-    this.settleWaiters()
-    this.release()
+    this.force = false
+    this.settleRefreshes(this.refreshWaiters)
+    this.engine.unregister(this)
   }
 
   private setState(next: Token.TokenState): void {
@@ -586,8 +673,7 @@ class Watch {
     if (
       next.status === current.status &&
       next.status !== "error" &&
-      (next as { token?: Token.Token }).token?.jwt ===
-        (current as { token?: Token.Token }).token?.jwt
+      tokenOf(next)?.jwt === tokenOf(current)?.jwt
     ) {
       return
     }
@@ -605,58 +691,63 @@ class Watch {
     }
   }
 
-  private settleWaiters(): void {
-    const waiters = this.settledWaiters
-    this.settledWaiters = []
+  private settleRefreshes(waiters: Array<() => void>): void {
+    if (waiters === this.refreshWaiters) this.refreshWaiters = []
     for (const resolve of waiters) resolve()
   }
 
   /** A token of the state that is still valid (not necessarily outside the buffer). */
   private validToken(): Token.Token | undefined {
-    const token = (this.state as { token?: Token.Token }).token
+    const token = tokenOf(this.state)
     return token !== undefined && this.engine.clock.currentTimeMillisUnsafe() < token.expiresAt
       ? token
       : undefined
   }
 
-  /** One fetch into the state; `skipCache` for refreshes. */
+  /** One fetch into the state: `skipCache` when forced, else a refresh that joins a request in flight. */
   private fetch(skipCache: boolean): Effect.Effect<"ok" | "failed" | "signed-out"> {
     return Effect.suspend(() => {
       if (this.validToken() === undefined && this.request() !== undefined) {
         this.setState(LOADING)
       }
-      return Effect.matchCause(this.engine.fetchOrJoin({ ...this.checked, skipCache }), {
-        onSuccess: (token) => {
-          this.setState({ status: "ready", token })
-          return "ok" as const
+      return Effect.matchCause(
+        this.engine.fetchOrJoin({ ...this.checked, skipCache }, !skipCache),
+        {
+          onSuccess: (token) => {
+            this.setState({ status: "ready", token })
+            return "ok" as const
+          },
+          onFailure: (cause) => {
+            const failure = Cause.findErrorOption(cause)
+            if (failure._tag === "None") return "failed" as const
+            const error = failure.value
+            if (error._tag === "NotSignedInError" && this.checked.sessionId === undefined) {
+              this.setState(SIGNED_OUT)
+              return "signed-out" as const
+            }
+            this.setState({ status: "error", error, token: this.validToken() })
+            return "failed" as const
+          },
         },
-        onFailure: (cause) => {
-          const failure = Cause.findErrorOption(cause)
-          if (failure._tag === "None") return "failed" as const
-          const error = failure.value
-          if (error._tag === "NotSignedInError" && this.checked.sessionId === undefined) {
-            this.setState(SIGNED_OUT)
-            return "signed-out" as const
-          }
-          this.setState({ status: "error", error, token: this.validToken() })
-          return "failed" as const
-        },
-      })
+      )
     })
   }
 
   /** When to refresh `token`: `expiresAt − buffer − L`, L ∈ [J/2, J]; half its life if short. */
   private planFor(token: Token.Token): Effect.Effect<number> {
-    if (this.plannedFor === token) return Effect.succeed(this.refreshAt)
+    if (this.plannedFor === token.jwt) return Effect.succeed(this.refreshAt)
     const buffer = this.checked.bufferMillis
     const jitter = this.engine.config.refreshJitter
     const lifetime = token.expiresAt - token.issuedAt
     return Effect.map(Random.next, (random) => {
-      const at =
+      // Whole milliseconds: a fractional target can sit a rounding error
+      // ahead of a clock that has already reached it (a busy loop).
+      const at = Math.floor(
         lifetime < buffer + jitter
           ? token.issuedAt + lifetime / 2
-          : token.expiresAt - buffer - (jitter === 0 ? 0 : jitter / 2 + (random * jitter) / 2)
-      this.plannedFor = token
+          : token.expiresAt - buffer - (jitter === 0 ? 0 : jitter / 2 + (random * jitter) / 2),
+      )
+      this.plannedFor = token.jwt
       this.refreshAt = at
       return at
     })
@@ -665,10 +756,11 @@ class Watch {
   /** Sleeps until `at` (epoch ms) or until poked, whichever is first. */
   private sleepUntil(at: number): Effect.Effect<void> {
     return Effect.suspend(() => {
+      if (this.poked) return Effect.void
+      const millis = Math.ceil(at - this.engine.clock.currentTimeMillisUnsafe())
+      if (millis <= 0) return Effect.void
       const wake = Deferred.makeUnsafe<void>()
       this.wake = wake
-      const millis = at - this.engine.clock.currentTimeMillisUnsafe()
-      if (millis <= 0) return Effect.void
       return Effect.raceFirst(
         Number.isFinite(millis) ? Effect.sleep(Duration.millis(millis)) : Effect.never,
         Deferred.await(wake),
@@ -676,55 +768,56 @@ class Watch {
     })
   }
 
-  /** Keeps the key fresh while subscribed. */
+  /**
+   * Keeps the key fresh while subscribed. Each turn looks at the clock and
+   * the cache (timers are only hints) and decides: fetch now, or sleep until
+   * the planned refresh or a poke.
+   */
   private loop(): Effect.Effect<void> {
     return Effect.gen({ self: this }, function* () {
       const engine = this.engine
+      const auto = engine.config.autoRefresh
+      let first = true
       for (;;) {
-        const key = this.key()
-        if (key === undefined) {
-          this.setState(SIGNED_OUT)
-          this.settleWaiters()
-          yield* this.sleepUntil(Infinity)
-          continue
-        }
-        const now = engine.clock.currentTimeMillisUnsafe()
-        const token = engine.peek({ ...this.checked, skipCache: false })
-        const cached = token instanceof Object && "jwt" in token ? token : undefined
+        this.poked = false
         const force = this.force
         this.force = false
-        let due = force || cached === undefined
-        if (!due && cached !== undefined) {
-          this.setState({ status: "ready", token: cached })
-          due = engine.config.autoRefresh && now >= (yield* this.planFor(cached))
-          if (due && !force && !engine.lifecycle.isActive()) {
-            // Hidden or offline: background refresh waits for a resume event.
-            this.settleWaiters()
-            yield* this.sleepUntil(Infinity)
-            continue
-          }
-        }
-        if (due) {
-          const outcome = yield* this.fetch(force || cached !== undefined)
-          this.settleWaiters()
-          if (outcome === "signed-out") {
-            yield* this.sleepUntil(Infinity)
-            continue
-          }
-          if (outcome === "failed") {
-            // The retry policy is spent; try again after its longest delay.
-            const retryAt = engine.clock.currentTimeMillisUnsafe() + engine.config.retry.maxDelay
-            yield* this.sleepUntil(retryAt)
-            continue
-          }
-        }
-        this.settleWaiters()
-        const current = this.validToken()
-        if (!engine.config.autoRefresh || current === undefined) {
+        if (this.request() === undefined) {
+          this.setState(SIGNED_OUT)
+          this.settleRefreshes(this.refreshWaiters)
           yield* this.sleepUntil(Infinity)
           continue
         }
-        yield* this.sleepUntil(yield* this.planFor(current))
+        const cached = this.cached()
+        if (cached !== undefined) this.setState({ status: "ready", token: cached })
+        // A token still valid but inside the buffer (or too short-lived to be
+        // cached) is refreshed on its plan rather than at once.
+        const current = cached ?? this.validToken()
+        const now = engine.clock.currentTimeMillisUnsafe()
+        const plan = current !== undefined && auto ? yield* this.planFor(current) : Infinity
+        const due = force || (current === undefined ? first || auto : now >= plan)
+        first = false
+        if (!due) {
+          yield* this.sleepUntil(plan)
+          continue
+        }
+        if (!force && current !== undefined && !engine.lifecycle.isActive()) {
+          // Hidden or offline with a token in hand: wait for a resume event.
+          yield* this.sleepUntil(Infinity)
+          continue
+        }
+        const waiters = force ? this.refreshWaiters : []
+        if (force) this.refreshWaiters = []
+        const outcome = yield* this.fetch(force).pipe(
+          Effect.ensuring(Effect.sync(() => this.settleRefreshes(waiters))),
+        )
+        if (outcome === "signed-out") {
+          yield* this.sleepUntil(Infinity)
+        } else if (outcome === "failed") {
+          // The retry policy is spent; try again after its longest delay (at least 1 s).
+          const delay = auto ? Math.max(engine.config.retry.maxDelay, 1000) : Infinity
+          yield* this.sleepUntil(engine.clock.currentTimeMillisUnsafe() + delay)
+        }
       }
     })
   }

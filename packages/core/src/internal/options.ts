@@ -90,7 +90,7 @@ export const checkCall = (
       sessionId: undefined,
     }
   }
-  if (typeof options !== "object") {
+  if (typeof options !== "object" || Array.isArray(options)) {
     return new InvalidOptionsError({ detail: "options must be an object" })
   }
   const o = options as Record<string, unknown>
@@ -139,17 +139,29 @@ const nonNegative = (value: unknown, name: string, fallback: number): number | s
 
 /** Checks client-wide config. */
 export const checkConfig = (config: unknown): ResolvedConfig | InvalidOptionsError => {
-  if (config !== undefined && (typeof config !== "object" || config === null)) {
+  if (
+    config !== undefined &&
+    (typeof config !== "object" || config === null || Array.isArray(config))
+  ) {
     return new InvalidOptionsError({ detail: "the client config must be an object" })
   }
   const c = (config ?? {}) as Record<string, unknown>
   const bufferMillis =
     c.expirationBuffer === undefined ? 10_000 : clampBuffer(c.expirationBuffer, "expirationBuffer")
   if (typeof bufferMillis !== "number") return bufferMillis
-  if (c.retry !== undefined && (typeof c.retry !== "object" || c.retry === null)) {
+  if (
+    c.retry !== undefined &&
+    (typeof c.retry !== "object" || c.retry === null || Array.isArray(c.retry))
+  ) {
     return new InvalidOptionsError({ detail: "retry must be an object" })
   }
-  const retry = { ...RetryPolicy.defaults, ...(c.retry as Partial<RetryPolicy.Options>) }
+  // A field given as `undefined` keeps its default, as an absent one does.
+  const r = (c.retry ?? {}) as Partial<Record<keyof RetryPolicy.Options, unknown>>
+  const retry = {
+    attempts: r.attempts ?? RetryPolicy.defaults.attempts,
+    baseDelay: r.baseDelay ?? RetryPolicy.defaults.baseDelay,
+    maxDelay: r.maxDelay ?? RetryPolicy.defaults.maxDelay,
+  } as RetryPolicy.Options
   const retryProblem = RetryPolicy.validate(retry)
   if (retryProblem !== undefined) return new InvalidOptionsError({ detail: retryProblem })
   const requestTimeout = nonNegative(c.requestTimeout, "requestTimeout", 10_000)

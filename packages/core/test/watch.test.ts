@@ -1,0 +1,764 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Clock, Effect, Fiber } from "effect"
+import { TestClock } from "effect/testing"
+import type { Token, TokenClient, TokenState, TokenWatcher } from "@tok/core"
+import { inspectClient, makeFakeSource, makeTestLifecycle } from "@tok/core/testing"
+import { settle, withClient } from "./support.ts"
+
+/** Subscribes `count` listeners to `watcher`; returns the states each saw and the unsubscribes. */
+const subscribeMany = (watcher: TokenWatcher, count: number) => {
+  const seen: Array<Array<TokenState>> = []
+  const stops = Array.from({ length: count }, (_, i) => {
+    seen[i] = []
+    return watcher.subscribe((state) => seen[i]!.push(state))
+  })
+  return { seen, stop: () => stops.forEach((stop) => stop()) }
+}
+
+interface ReadLog {
+  reads: number
+  misses: number
+  minValidityMs: number
+  expired: number
+}
+
+/**
+ * Every virtual second for `seconds` seconds, `readers` readers each read the
+ * key once with `getToken` (in one fiber per second, so a reader that has to
+ * wait never holds the clock) and check the snapshot.
+ */
+const readEverySecond = (
+  tok: TokenClient.Service,
+  watchers: ReadonlyArray<TokenWatcher>,
+  options: TokenClient.GetTokenOptions | undefined,
+  seconds: number,
+) =>
+  Effect.gen(function* () {
+    const log: ReadLog = { reads: 0, misses: 0, minValidityMs: Infinity, expired: 0 }
+    const check = (token: Token.Token, now: number) => {
+      log.reads++
+      if (token.source !== "cache") log.misses++
+      log.minValidityMs = Math.min(log.minValidityMs, token.expiresAt - now)
+      if (token.expiresAt <= now) log.expired++
+    }
+    const pending: Array<Fiber.Fiber<void, unknown>> = []
+    for (let second = 0; second < seconds; second++) {
+      const fiber = yield* Effect.forkChild(
+        Effect.gen(function* () {
+          const now = yield* Clock.currentTimeMillis
+          for (const watcher of watchers) {
+            const state = watcher.getSnapshot()
+            const token = (state as { token?: Token.Token }).token
+            if (token !== undefined && token.expiresAt <= now) log.expired++
+            const read = yield* tok.getToken(options)
+            check(read, yield* Clock.currentTimeMillis)
+          }
+        }),
+      )
+      if (fiber.pollUnsafe() === undefined) pending.push(fiber)
+      if (second < seconds - 1) yield* TestClock.adjust("1 second")
+    }
+    yield* TestClock.adjust("1 minute")
+    yield* Effect.forEach(pending, Fiber.join)
+    return log
+  })
+
+const HOUR = 3600
+
+/** The requests made in the first `seconds` seconds of virtual time. */
+const requestsWithin = (times: ReadonlyArray<number>, seconds: number) =>
+  times.filter((t) => t < seconds * 1000)
+
+describe("§2.4 minimal traffic", () => {
+  it.effect(
+    "1,000 subscribed readers of one key for an hour cost at most 75 requests, every read a hit with ≥ 10 s left",
+    () => {
+      const source = makeFakeSource({ lifetimeSeconds: 60 })
+      return withClient(source, (tok) =>
+        Effect.gen(function* () {
+          yield* tok.setSession("sess_1")
+          const watchers = yield* Effect.forEach(Array.from({ length: 1000 }), () => tok.watch())
+          const { seen, stop } = subscribeMany(watchers[0]!, 1)
+          for (const watcher of watchers.slice(1)) watcher.subscribe(() => undefined)
+          yield* settle
+          // The first subscriber fetched at once: readers start on a warm key.
+          expect(source.requests).toHaveLength(1)
+          const log = yield* readEverySecond(tok, watchers, undefined, HOUR)
+          expect(requestsWithin(source.requestTimes, HOUR).length).toBeLessThanOrEqual(75)
+          expect(log.reads).toBe(1000 * HOUR)
+          expect(log.misses).toBe(0)
+          expect(log.expired).toBe(0)
+          expect(log.minValidityMs).toBeGreaterThanOrEqual(10_000)
+          // A background refresh keeps `ready`: never `loading` once a token was had.
+          const statuses = seen[0]!.map((state) => state.status)
+          expect(statuses.filter((s) => s !== "ready")).toEqual([])
+          stop()
+        }),
+      )
+    },
+    30_000,
+  )
+
+  it.effect(
+    "with refreshJitter: 0 one key costs exactly 72 requests an hour",
+    () => {
+      const source = makeFakeSource({ lifetimeSeconds: 60 })
+      return withClient(
+        source,
+        (tok) =>
+          Effect.gen(function* () {
+            yield* tok.setSession("sess_1")
+            const watchers = yield* Effect.forEach(Array.from({ length: 1000 }), () => tok.watch())
+            for (const watcher of watchers) watcher.subscribe(() => undefined)
+            const log = yield* readEverySecond(tok, watchers, undefined, HOUR)
+            expect(requestsWithin(source.requestTimes, HOUR)).toHaveLength(72)
+            expect(log.expired).toBe(0)
+            expect(log.minValidityMs).toBeGreaterThanOrEqual(10_000)
+          }),
+        { refreshJitter: 0 },
+      )
+    },
+    30_000,
+  )
+
+  it.effect(
+    "with refreshJitter: 0 readers that reach the boundary join the refresh in flight",
+    () => {
+      const source = makeFakeSource({ lifetimeSeconds: 60, delayMs: 1500 })
+      return withClient(
+        source,
+        (tok) =>
+          Effect.gen(function* () {
+            yield* tok.setSession("sess_1")
+            const watchers = yield* Effect.forEach(Array.from({ length: 100 }), () => tok.watch())
+            for (const watcher of watchers) watcher.subscribe(() => undefined)
+            yield* TestClock.adjust("1500 millis")
+            const log = yield* readEverySecond(tok, watchers, undefined, 600)
+            expect(requestsWithin(source.requestTimes, 600).length).toBeLessThanOrEqual(600 / 50)
+            expect(log.misses).toBeGreaterThan(0)
+            expect(log.expired).toBe(0)
+          }),
+        { refreshJitter: 0 },
+      )
+    },
+    30_000,
+  )
+
+  it.effect(
+    "watchers of 3 templates for an hour cost at most 75 requests each",
+    () => {
+      const source = makeFakeSource({ lifetimeSeconds: 60 })
+      return withClient(source, (tok) =>
+        Effect.gen(function* () {
+          yield* tok.setSession("sess_1")
+          const templates = ["a", "b", "c"]
+          for (const template of templates) {
+            const watcher = yield* tok.watch({ template })
+            watcher.subscribe(() => undefined)
+          }
+          for (let second = 0; second < HOUR; second++) {
+            for (const template of templates) {
+              const token = yield* tok.getToken({ template })
+              expect(token.source).toBe("cache")
+            }
+            yield* TestClock.adjust("1 second")
+          }
+          for (const template of templates) {
+            const count = source.requests.filter((r) => r.template === template).length
+            expect(count).toBeGreaterThanOrEqual(72)
+            expect(count).toBeLessThanOrEqual(75)
+          }
+        }),
+      )
+    },
+    30_000,
+  )
+
+  it.effect(
+    "with a flaky source (1 request in 5 fails) no reader ever gets an expired token",
+    () => {
+      const source = makeFakeSource({
+        lifetimeSeconds: 60,
+        respond: (_request, index) => (index % 5 === 4 ? { fail: { status: 503 } } : undefined),
+      })
+      return withClient(source, (tok) =>
+        Effect.gen(function* () {
+          yield* tok.setSession("sess_1")
+          const watchers = yield* Effect.forEach(Array.from({ length: 100 }), () => tok.watch())
+          const { seen } = subscribeMany(watchers[0]!, 1)
+          for (const watcher of watchers.slice(1)) watcher.subscribe(() => undefined)
+          const log = yield* readEverySecond(tok, watchers, undefined, HOUR)
+          expect(log.expired).toBe(0)
+          expect(log.minValidityMs).toBeGreaterThanOrEqual(10_000)
+          expect(source.requests.filter((_, i) => i % 5 === 4).length).toBeGreaterThan(10)
+          for (const state of seen[0]!) {
+            expect(state.status).not.toBe("signed-out")
+          }
+        }),
+      )
+    },
+    30_000,
+  )
+})
+
+describe("watch", () => {
+  it.effect(
+    "the first subscriber starts a fetch at once; subscribe never calls the listener synchronously",
+    () => {
+      const source = makeFakeSource()
+      return withClient(source, (tok) =>
+        Effect.gen(function* () {
+          yield* tok.setSession("sess_1")
+          const watcher = yield* tok.watch()
+          expect(source.requests).toHaveLength(0)
+          expect(watcher.getSnapshot().status).toBe("loading")
+          const calls: Array<TokenState> = []
+          watcher.subscribe((state) => calls.push(state))
+          expect(calls).toEqual([])
+          expect(source.requests).toHaveLength(1)
+          expect(watcher.getSnapshot().status).toBe("ready")
+        }),
+      )
+    },
+  )
+
+  it.effect(
+    "creating a handle makes no request; reading it before subscribing follows the cache",
+    () => {
+      const source = makeFakeSource()
+      return withClient(source, (tok) =>
+        Effect.gen(function* () {
+          const watcher = yield* tok.watch({ template: "a" })
+          expect(watcher.getSnapshot()).toEqual({ status: "signed-out" })
+          yield* tok.setSession("sess_1")
+          expect(watcher.getSnapshot()).toEqual({ status: "loading" })
+          const token = yield* tok.getToken({ template: "a" })
+          expect(watcher.getSnapshot()).toMatchObject({
+            status: "ready",
+            token: { jwt: token.jwt },
+          })
+          expect(source.requests).toHaveLength(1)
+          expect(inspectClient(tok).watchedKeys).toBe(0)
+        }),
+      )
+    },
+  )
+
+  it.effect("handles of one key and buffer share one refresher", () => {
+    const source = makeFakeSource()
+    return withClient(source, (tok) =>
+      Effect.gen(function* () {
+        yield* tok.setSession("sess_1")
+        const a = yield* tok.watch({ template: "t" })
+        const b = yield* tok.watch({ template: "t", organizationId: "" })
+        const stopA = a.subscribe(() => undefined)
+        const stopB = b.subscribe(() => undefined)
+        expect(inspectClient(tok).watchedKeys).toBe(1)
+        yield* TestClock.adjust("10 minutes")
+        expect(source.requests.length).toBeLessThanOrEqual(Math.ceil(600 / 48) + 1)
+        stopA()
+        expect(inspectClient(tok).watchedKeys).toBe(1)
+        stopB()
+        expect(inspectClient(tok).watchedKeys).toBe(0)
+      }),
+    )
+  })
+
+  it.effect("a watcher's expirationBuffer sets its refresh point", () => {
+    const source = makeFakeSource({ lifetimeSeconds: 60 })
+    return withClient(
+      source,
+      (tok) =>
+        Effect.gen(function* () {
+          yield* tok.setSession("sess_1")
+          const watcher = yield* tok.watch({ expirationBuffer: 30 })
+          watcher.subscribe(() => undefined)
+          yield* TestClock.adjust("29 seconds")
+          expect(source.requests).toHaveLength(1)
+          yield* TestClock.adjust("1 second")
+          expect(source.requests).toHaveLength(2)
+          yield* TestClock.adjust("29 seconds")
+          expect(source.requests).toHaveLength(2)
+          yield* TestClock.adjust("1 second")
+          expect(source.requests).toHaveLength(3)
+        }),
+      { refreshJitter: 0 },
+    )
+  })
+
+  it.effect("the refresh fires at expiresAt − buffer − L with L in [J/2, J]", () => {
+    const source = makeFakeSource({ lifetimeSeconds: 60 })
+    return withClient(
+      source,
+      (tok) =>
+        Effect.gen(function* () {
+          yield* tok.setSession("sess_1")
+          const watcher = yield* tok.watch()
+          watcher.subscribe(() => undefined)
+          yield* TestClock.adjust("1 hour")
+          const times = source.requestTimes
+          for (let i = 1; i < times.length; i++) {
+            const gap = times[i]! - times[i - 1]!
+            expect(gap).toBeGreaterThanOrEqual(60_000 - 10_000 - 4_000)
+            expect(gap).toBeLessThanOrEqual(60_000 - 10_000 - 2_000)
+          }
+        }),
+      { refreshJitter: 4000 },
+    )
+  })
+
+  it.effect("a token living less than buffer + J is refreshed at half its life", () => {
+    const source = makeFakeSource({ lifetimeSeconds: 8 })
+    return withClient(source, (tok) =>
+      Effect.gen(function* () {
+        yield* tok.setSession("sess_1")
+        const watcher = yield* tok.watch()
+        watcher.subscribe(() => undefined)
+        expect(watcher.getSnapshot().status).toBe("ready")
+        yield* TestClock.adjust("3999 millis")
+        expect(source.requests).toHaveLength(1)
+        yield* TestClock.adjust("1 millis")
+        expect(source.requests).toHaveLength(2)
+        yield* TestClock.adjust("1 minute")
+        expect(source.requests).toHaveLength(17)
+        expect(watcher.getSnapshot().status).toBe("ready")
+      }),
+    )
+  })
+
+  it.effect("unsubscribing the last watcher stops every fiber and timer of the key", () => {
+    const source = makeFakeSource({ lifetimeSeconds: 60 })
+    return withClient(source, (tok) =>
+      Effect.gen(function* () {
+        yield* tok.setSession("sess_1")
+        const watchers = yield* Effect.forEach([1, 2, 3], () => tok.watch({ template: "a" }))
+        const stops = watchers.map((w) => w.subscribe(() => undefined))
+        yield* TestClock.adjust("5 minutes")
+        const before = source.requests.length
+        expect(before).toBeGreaterThan(5)
+        stops.forEach((stop) => stop())
+        yield* settle
+        expect(inspectClient(tok)).toMatchObject({ fibers: 0, requests: 0, watchedKeys: 0 })
+        yield* TestClock.adjust("3 hours")
+        expect(source.requests).toHaveLength(before)
+        expect(inspectClient(tok).fibers).toBe(0)
+      }),
+    )
+  })
+
+  it.effect(
+    "unsubscribing during a refresh in flight stops it too; the request still fills the cache",
+    () => {
+      const source = makeFakeSource({ lifetimeSeconds: 60 })
+      return withClient(source, (tok) =>
+        Effect.gen(function* () {
+          yield* tok.setSession("sess_1")
+          const watcher = yield* tok.watch()
+          const stop = watcher.subscribe(() => undefined)
+          source.configure({ delayMs: 5000 })
+          yield* TestClock.adjust("49 seconds")
+          expect(source.requests).toHaveLength(2)
+          stop()
+          yield* TestClock.adjust("5 seconds")
+          expect(inspectClient(tok)).toMatchObject({ fibers: 0, requests: 0, watchedKeys: 0 })
+          expect(source.answered).toBe(2)
+          expect((yield* tok.getToken()).source).toBe("cache")
+          yield* TestClock.adjust("2 hours")
+          expect(source.requests).toHaveLength(2)
+        }),
+      )
+    },
+  )
+
+  it.effect("resubscribing after the last unsubscribe starts again", () => {
+    const source = makeFakeSource({ lifetimeSeconds: 60 })
+    return withClient(source, (tok) =>
+      Effect.gen(function* () {
+        yield* tok.setSession("sess_1")
+        const watcher = yield* tok.watch()
+        watcher.subscribe(() => undefined)()
+        yield* TestClock.adjust("2 minutes")
+        expect(source.requests).toHaveLength(1)
+        const stop = watcher.subscribe(() => undefined)
+        expect(source.requests).toHaveLength(2)
+        yield* TestClock.adjust("2 minutes")
+        expect(source.requests.length).toBeGreaterThanOrEqual(4)
+        stop()
+      }),
+    )
+  })
+
+  describe("lifecycle", () => {
+    it.effect(
+      "no background refresh while hidden; visible again with a near-expiry token refreshes",
+      () => {
+        const source = makeFakeSource({ lifetimeSeconds: 60 })
+        const lifecycle = makeTestLifecycle()
+        return withClient(
+          source,
+          (tok) =>
+            Effect.gen(function* () {
+              yield* tok.setSession("sess_1")
+              const watcher = yield* tok.watch()
+              watcher.subscribe(() => undefined)
+              lifecycle.setVisible(false)
+              yield* TestClock.adjust("55 seconds")
+              expect(source.requests).toHaveLength(1)
+              expect(watcher.getSnapshot().status).toBe("ready")
+              lifecycle.setVisible(true)
+              yield* settle
+              expect(source.requests).toHaveLength(2)
+              expect(watcher.getSnapshot()).toMatchObject({ status: "ready" })
+            }),
+          undefined,
+          lifecycle,
+        )
+      },
+    )
+
+    it.effect("visible again with a fresh token does not refresh early", () => {
+      const source = makeFakeSource({ lifetimeSeconds: 60 })
+      const lifecycle = makeTestLifecycle()
+      return withClient(
+        source,
+        (tok) =>
+          Effect.gen(function* () {
+            yield* tok.setSession("sess_1")
+            const watcher = yield* tok.watch()
+            watcher.subscribe(() => undefined)
+            lifecycle.setVisible(false)
+            yield* TestClock.adjust("10 seconds")
+            lifecycle.setVisible(true)
+            lifecycle.focus()
+            yield* settle
+            expect(source.requests).toHaveLength(1)
+            yield* TestClock.adjust("40 seconds")
+            expect(source.requests).toHaveLength(2)
+          }),
+        undefined,
+        lifecycle,
+      )
+    })
+
+    it.effect("offline pauses background refresh; online resumes it", () => {
+      const source = makeFakeSource({ lifetimeSeconds: 60 })
+      const lifecycle = makeTestLifecycle()
+      return withClient(
+        source,
+        (tok) =>
+          Effect.gen(function* () {
+            yield* tok.setSession("sess_1")
+            const watcher = yield* tok.watch()
+            watcher.subscribe(() => undefined)
+            lifecycle.setOnline(false)
+            yield* TestClock.adjust("2 minutes")
+            expect(source.requests).toHaveLength(1)
+            // Past expiry: never shown, and not refreshed in the background either.
+            expect(watcher.getSnapshot().status).toBe("loading")
+            lifecycle.setOnline(true)
+            yield* settle
+            expect(source.requests).toHaveLength(2)
+            expect(watcher.getSnapshot().status).toBe("ready")
+          }),
+        undefined,
+        lifecycle,
+      )
+    })
+
+    it.effect("hidden at subscribe, with no token yet, still fetches", () => {
+      const source = makeFakeSource({ lifetimeSeconds: 60 })
+      const lifecycle = makeTestLifecycle()
+      lifecycle.setVisible(false)
+      return withClient(
+        source,
+        (tok) =>
+          Effect.gen(function* () {
+            yield* tok.setSession("sess_1")
+            const watcher = yield* tok.watch()
+            watcher.subscribe(() => undefined)
+            expect(source.requests).toHaveLength(1)
+            expect(watcher.getSnapshot().status).toBe("ready")
+          }),
+        undefined,
+        lifecycle,
+      )
+    })
+  })
+
+  it.effect("autoRefresh: false fetches on subscribe and on session change only", () => {
+    const source = makeFakeSource({ lifetimeSeconds: 60 })
+    const lifecycle = makeTestLifecycle()
+    return withClient(
+      source,
+      (tok) =>
+        Effect.gen(function* () {
+          yield* tok.setSession("sess_1")
+          const watcher = yield* tok.watch()
+          watcher.subscribe(() => undefined)
+          expect(source.requests).toHaveLength(1)
+          yield* TestClock.adjust("1 hour")
+          lifecycle.focus()
+          expect(watcher.getSnapshot()).toEqual({ status: "loading" })
+          yield* settle
+          expect(source.requests).toHaveLength(1)
+          yield* tok.setSession("sess_2")
+          expect(source.requests).toHaveLength(2)
+          expect(watcher.getSnapshot().status).toBe("ready")
+          yield* TestClock.adjust("1 hour")
+          expect(source.requests).toHaveLength(2)
+          yield* Effect.promise(() => watcher.refresh())
+          expect(source.requests).toHaveLength(3)
+          expect(watcher.getSnapshot().status).toBe("ready")
+        }),
+      { autoRefresh: false },
+      lifecycle,
+    )
+  })
+
+  describe("sessions", () => {
+    it.effect("sign-out reaches every watcher at once as signed-out", () => {
+      const source = makeFakeSource()
+      return withClient(source, (tok) =>
+        Effect.gen(function* () {
+          yield* tok.setSession("sess_1")
+          const watchers = yield* Effect.forEach(["a", "b", undefined], (template) =>
+            tok.watch({ template }),
+          )
+          const { seen } = subscribeMany(watchers[0]!, 1)
+          for (const watcher of watchers) watcher.subscribe(() => undefined)
+          yield* tok.setSession(null)
+          for (const watcher of watchers) {
+            expect(watcher.getSnapshot()).toEqual({ status: "signed-out" })
+          }
+          expect(seen[0]!.at(-1)).toEqual({ status: "signed-out" })
+          yield* TestClock.adjust("1 hour")
+          expect(source.requests).toHaveLength(3)
+        }),
+      )
+    })
+
+    it.effect("a switch goes loading → ready for the new session, for every watcher", () => {
+      const source = makeFakeSource({ delayMs: 100 })
+      return withClient(source, (tok) =>
+        Effect.gen(function* () {
+          yield* tok.setSession("sess_1")
+          const watchers = yield* Effect.forEach(["a", "b"], (template) => tok.watch({ template }))
+          const seen = watchers.map((watcher) => subscribeMany(watcher, 1).seen[0]!)
+          yield* TestClock.adjust("100 millis")
+          yield* tok.setSession("sess_2")
+          yield* TestClock.adjust("100 millis")
+          for (const states of seen) {
+            expect(states.map((s) => s.status)).toEqual(["ready", "loading", "ready"])
+            expect((states.at(-1) as { token: Token.Token }).token.sessionId).toBe("sess_2")
+          }
+        }),
+      )
+    })
+
+    it.effect("a 401 signs out and every watcher sees signed-out", () => {
+      const source = makeFakeSource({ lifetimeSeconds: 60 })
+      return withClient(source, (tok) =>
+        Effect.gen(function* () {
+          yield* tok.setSession("sess_1")
+          const a = yield* tok.watch()
+          const b = yield* tok.watch({ template: "b" })
+          a.subscribe(() => undefined)
+          b.subscribe(() => undefined)
+          source.configure({ respond: () => ({ fail: { status: 401 } }) })
+          yield* TestClock.adjust("1 minute")
+          expect(yield* tok.session.get).toBe(null)
+          expect(a.getSnapshot()).toEqual({ status: "signed-out" })
+          expect(b.getSnapshot()).toEqual({ status: "signed-out" })
+          const requests = source.requests.length
+          yield* TestClock.adjust("1 hour")
+          expect(source.requests).toHaveLength(requests)
+        }),
+      )
+    })
+
+    it.effect("a watcher of an explicit session ignores the current session", () => {
+      const source = makeFakeSource()
+      return withClient(source, (tok) =>
+        Effect.gen(function* () {
+          const watcher = yield* tok.watch({ sessionId: "sess_9" })
+          watcher.subscribe(() => undefined)
+          expect(watcher.getSnapshot()).toMatchObject({
+            status: "ready",
+            token: { sessionId: "sess_9" },
+          })
+          yield* tok.setSession("sess_1")
+          yield* tok.setSession(null)
+          expect(watcher.getSnapshot().status).toBe("ready")
+        }),
+      )
+    })
+  })
+
+  it.effect("an error keeps the last valid token, and drops it once expired", () => {
+    const source = makeFakeSource({ lifetimeSeconds: 60 })
+    return withClient(source, (tok) =>
+      Effect.gen(function* () {
+        yield* tok.setSession("sess_1")
+        const watcher = yield* tok.watch()
+        watcher.subscribe(() => undefined)
+        const token = (watcher.getSnapshot() as { token: Token.Token }).token
+        source.configure({ respond: () => ({ fail: { status: 403 } }) })
+        yield* TestClock.adjust("49 seconds")
+        const state = watcher.getSnapshot()
+        expect(state).toMatchObject({ status: "error", error: { _tag: "TokenRequestError" } })
+        expect((state as { token?: Token.Token }).token?.jwt).toBe(token.jwt)
+        yield* TestClock.adjust("11 seconds")
+        const after = watcher.getSnapshot()
+        expect(after.status).toBe("error")
+        expect((after as { token?: Token.Token }).token).toBeUndefined()
+      }),
+    )
+  })
+
+  it.effect("a failed background refresh is retried after retry.maxDelay", () => {
+    const source = makeFakeSource({ lifetimeSeconds: 60 })
+    return withClient(
+      source,
+      (tok) =>
+        Effect.gen(function* () {
+          yield* tok.setSession("sess_1")
+          const watcher = yield* tok.watch()
+          watcher.subscribe(() => undefined)
+          source.enqueue({ fail: { status: 403 } })
+          yield* TestClock.adjust("50 seconds")
+          expect(source.requests).toHaveLength(2)
+          expect(watcher.getSnapshot().status).toBe("error")
+          yield* TestClock.adjust("1999 millis")
+          expect(source.requests).toHaveLength(2)
+          yield* TestClock.adjust("1 millis")
+          expect(source.requests).toHaveLength(3)
+          expect(watcher.getSnapshot().status).toBe("ready")
+        }),
+      { refreshJitter: 0, retry: { maxDelay: 2000 } },
+    )
+  })
+
+  it.effect("getSnapshot never returns an expired token, even when the refresher is late", () => {
+    const source = makeFakeSource({ lifetimeSeconds: 60 })
+    return withClient(source, (tok) =>
+      Effect.gen(function* () {
+        yield* tok.setSession("sess_1")
+        const watcher = yield* tok.watch()
+        const seen: Array<TokenState> = []
+        watcher.subscribe((state) => seen.push(state))
+        // The refresh hangs: nothing replaces the token before it expires.
+        source.configure({ respond: () => ({ hang: true }) })
+        yield* TestClock.adjust("59999 millis")
+        expect(watcher.getSnapshot().status).toBe("ready")
+        yield* TestClock.adjust("1 millis")
+        expect(watcher.getSnapshot()).toEqual({ status: "loading" })
+        yield* Effect.promise(() => Promise.resolve())
+        expect(seen.at(-1)).toEqual({ status: "loading" })
+      }),
+    )
+  })
+
+  it.effect(
+    "refresh() starts a skipCache fetch and resolves once its result is in the state",
+    () => {
+      const source = makeFakeSource({ delayMs: 100 })
+      return withClient(source, (tok) =>
+        Effect.gen(function* () {
+          yield* tok.setSession("sess_1")
+          const watcher = yield* tok.watch()
+          watcher.subscribe(() => undefined)
+          yield* TestClock.adjust("100 millis")
+          const before = (watcher.getSnapshot() as { token: Token.Token }).token
+          let done = false
+          const refreshed = watcher.refresh().then(() => (done = true))
+          yield* TestClock.adjust("50 millis")
+          expect(done).toBe(false)
+          yield* TestClock.adjust("50 millis")
+          yield* Effect.promise(() => refreshed)
+          const after = (watcher.getSnapshot() as { token: Token.Token }).token
+          expect(after.jwt).not.toBe(before.jwt)
+          expect(source.requests).toHaveLength(2)
+        }),
+      )
+    },
+  )
+
+  it.effect("refresh() never rejects: a failure shows in the state", () => {
+    const source = makeFakeSource()
+    return withClient(source, (tok) =>
+      Effect.gen(function* () {
+        yield* tok.setSession("sess_1")
+        const watcher = yield* tok.watch()
+        watcher.subscribe(() => undefined)
+        source.enqueue({ fail: { status: 400 } })
+        yield* Effect.promise(() => watcher.refresh())
+        expect(watcher.getSnapshot()).toMatchObject({
+          status: "error",
+          error: { _tag: "TokenRequestError" },
+          token: { sessionId: "sess_1" },
+        })
+      }),
+    )
+  })
+
+  it.effect("refresh() of a handle nobody subscribes fetches once into its state", () => {
+    const source = makeFakeSource()
+    return withClient(source, (tok) =>
+      Effect.gen(function* () {
+        yield* tok.setSession("sess_1")
+        const watcher = yield* tok.watch({ template: "a" })
+        yield* Effect.promise(() => watcher.refresh())
+        expect(watcher.getSnapshot()).toMatchObject({ status: "ready", token: { template: "a" } })
+        yield* TestClock.adjust("1 hour")
+        expect(source.requests).toHaveLength(1)
+        expect(inspectClient(tok).fibers).toBe(0)
+      }),
+    )
+  })
+
+  it.effect("invalidate makes a watcher of the key refetch", () => {
+    const source = makeFakeSource()
+    return withClient(source, (tok) =>
+      Effect.gen(function* () {
+        yield* tok.setSession("sess_1")
+        const watcher = yield* tok.watch({ template: "a" })
+        watcher.subscribe(() => undefined)
+        const before = (watcher.getSnapshot() as { token: Token.Token }).token
+        yield* tok.invalidate({ template: "a" })
+        yield* settle
+        expect(source.requests).toHaveLength(2)
+        expect((watcher.getSnapshot() as { token: Token.Token }).token.jwt).not.toBe(before.jwt)
+      }),
+    )
+  })
+
+  it.effect("a listener that throws does not stop the others", () => {
+    const source = makeFakeSource({ delayMs: 10 })
+    const reported: Array<unknown> = []
+    const original = globalThis.reportError
+    globalThis.reportError = (error: unknown) => void reported.push(error)
+    return withClient(source, (tok) =>
+      Effect.gen(function* () {
+        yield* tok.setSession("sess_1")
+        const watcher = yield* tok.watch()
+        const seen: Array<string> = []
+        watcher.subscribe(() => {
+          throw new Error("boom")
+        })
+        watcher.subscribe((state) => seen.push(state.status))
+        yield* TestClock.adjust("10 millis")
+        expect(seen).toEqual(["ready"])
+        expect(reported).toHaveLength(1)
+      }),
+    ).pipe(Effect.ensuring(Effect.sync(() => (globalThis.reportError = original))))
+  })
+
+  it.effect("watch options are checked: bad ones fail with InvalidOptionsError", () =>
+    withClient(makeFakeSource(), (tok) =>
+      Effect.gen(function* () {
+        const error = yield* Effect.flip(tok.watch({ template: ".." }))
+        expect(error._tag).toBe("InvalidOptionsError")
+      }),
+    ),
+  )
+})
