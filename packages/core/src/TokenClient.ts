@@ -45,6 +45,7 @@ import * as TokenCache from "./TokenCache.ts"
 import { InvalidOptionsError, type TokenError } from "./TokenError.ts"
 import { TokenSource } from "./TokenSource.ts"
 
+/** Client config, `invalidate` filters, and the watch handle with its options. */
 export type { Config, InvalidateFilter, TokenWatcher, WatchOptions }
 
 /** Options of `getToken` (DESIGN §1). */
@@ -141,8 +142,10 @@ export const make = (
 
 /**
  * The client as a layer: in-memory LRU cache (`maxEntries`) and the host's
- * lifecycle (browser events, or none) unless the context already has others.
- * Needs a `TokenSource`. Its scope releases every fiber and timer.
+ * lifecycle (browser events, or none). Needs a `TokenSource`. Its scope
+ * releases every fiber and timer. It runs on the context's `Clock`: in Node,
+ * provide `layerUnrefClock` too if a subscribed watcher must not keep the
+ * process alive. Fails with `InvalidOptionsError` for a bad config.
  */
 export const layer = (
   config?: Config,

@@ -5,14 +5,32 @@
  *
  * The Effect API is the modules (`TokenClient`, `TokenSource`, …); the Promise
  * face is `createTokenClient` with its sources.
+ *
+ * @example
+ * ```ts
+ * import { createTokenClient, clerkFrontendApi } from "@tok/core"
+ *
+ * const tok = createTokenClient({
+ *   source: clerkFrontendApi({ baseUrl: "https://clerk.example.com" }),
+ *   session: "sess_123",
+ * })
+ * const token = await tok.getToken({ template: "supabase" }) // Token | null
+ * ```
  * @packageDocumentation
  */
+/** Whether background refresh makes sense now (page visible, online), and resume events. */
 export * as Lifecycle from "./Lifecycle.ts"
+/** The retry schedule (full jitter, `Retry-After` as a lower bound) and what is transient. */
 export * as RetryPolicy from "./RetryPolicy.ts"
+/** The `Token`, `TokenState`, and the JWT payload decoder. */
 export * as Token from "./Token.ts"
+/** Where tokens are kept: in memory, bounded, least recently used first out. */
 export * as TokenCache from "./TokenCache.ts"
+/** The service users call: `getToken`, `setSession`, `watch`, `invalidate`, `layer`. */
 export * as TokenClient from "./TokenClient.ts"
+/** How a fresh JWT is fetched: `clerkFrontendApi`, `clerkBackendApi`, `fromFunction`. */
 export * as TokenSource from "./TokenSource.ts"
+/** The Promise face: `createTokenClient` and its sources. */
 export {
   clerkBackendApi,
   clerkFrontendApi,
@@ -23,8 +41,11 @@ export {
   type TokClient,
   type TokClientConfig,
 } from "./createTokenClient.ts"
+/** The state of a watched key: signed-out, loading, ready or error. */
 export type { TokenState } from "./Token.ts"
+/** The watch handle adapters are built on, and the filters and options around it. */
 export type { InvalidateFilter, TokenWatcher, WatchOptions } from "./TokenClient.ts"
+/** The six typed failures of DESIGN §3, their union, and a guard. */
 export {
   InvalidOptionsError,
   isTokenError,
@@ -36,4 +57,5 @@ export {
   TokenUnavailableError,
   type UnavailableReason,
 } from "./TokenError.ts"
+/** How a source fails, and what it is asked for. */
 export { TokenSourceError, type TokenRequest } from "./TokenSource.ts"

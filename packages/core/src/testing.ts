@@ -34,6 +34,7 @@ import * as TokenClient from "./TokenClient.ts"
 import type { InvalidOptionsError } from "./TokenError.ts"
 import { TokenSource, TokenSourceError, type TokenRequest } from "./TokenSource.ts"
 
+/** What `inspectClient` reports. */
 export type { Activity }
 
 /** Makes an unsigned JWT (`alg: none`) with the given payload. */

@@ -72,9 +72,11 @@ export interface TokenWatcher {
   /** The current state; checked against the clock on every call. */
   readonly getSnapshot: () => Token.TokenState
   /**
-   * Calls `listener` on every state change (never synchronously from here);
-   * the first subscriber starts a fetch and background refresh, the last
-   * unsubscribe stops every timer and fiber of the key.
+   * Calls `listener` on every state change (never synchronously from
+   * `subscribe` itself: read `getSnapshot()` after subscribing). The first
+   * subscriber of a key starts a fetch and background refresh; handles of
+   * one key and buffer share them; the last unsubscribe stops every timer and
+   * fiber of the key.
    */
   readonly subscribe: (listener: (state: Token.TokenState) => void) => () => void
   /** Starts a `skipCache` fetch; resolves once its result is in the state. Never rejects. */
@@ -123,6 +125,11 @@ export interface Deps {
   readonly context: Context.Context<never>
 }
 
+/**
+ * The state machine of one client: session and generation, cache, requests
+ * in flight, watchers. Every method that changes state is synchronous;
+ * requests and refreshers run as fibers it forks and tracks.
+ */
 export class Engine {
   readonly config: ResolvedConfig
   readonly clock: Clock.Clock
