@@ -146,6 +146,7 @@ describe.each(apps)("the $name demo", (app) => {
     expect(await page.getByTestId("error").textContent()).toMatch(
       /Token server unavailable — retrying/,
     )
+    await page.screenshot({ path: join(artifacts, `demo-${app.slug}-retrying.png`) })
     const recovered = await waitForNewJwt(page, fresh, 20_000)
     expect((await verify(recovered)).sid).toBe(sessionId)
     expect(await page.getByTestId("error").count()).toBe(0)

@@ -1,0 +1,289 @@
+import { HttpClient, HttpErrorResponse } from "@angular/common/http"
+import {
+  Component,
+  computed,
+  createEnvironmentInjector,
+  DestroyRef,
+  EnvironmentInjector,
+  inject,
+  signal,
+} from "@angular/core"
+import { isTokenError, provideTok, TokenService } from "@tok/angular"
+import { firstValueFrom } from "rxjs"
+import { DEMO_CONFIG } from "./app.config.ts"
+import {
+  claimRows,
+  countdown,
+  describeApiAnswer,
+  describeCounts,
+  describeError,
+  shortJwt,
+  signIn,
+  signOut,
+  statusLabel,
+  tokenRequests,
+  type ApiAnswer,
+  type RequestCounts,
+} from "./demo.ts"
+
+/**
+ * The demo page. The application's `TokenService` watches the session token,
+ * which `tokInterceptor` sends to demo-api. Another template is shown by a
+ * `TokenService` of its own, in a child injector made for it (`provideTok`
+ * with that `template`) and destroyed — unsubscribing it — when the template
+ * changes.
+ */
+@Component({
+  selector: "app-root",
+  template: `
+    <main class="page">
+      <header class="top">
+        <h1>tok <span class="framework">demo · Angular</span></h1>
+        <nav>
+          <a href="../vue/">Vue</a>
+          <a href="../svelte/">Svelte</a>
+          <a href="../angular/" aria-current="page">Angular</a>
+        </nav>
+      </header>
+
+      <section class="card">
+        <h2>Session</h2>
+        <div class="row">
+          <span class="pill" data-testid="status" [attr.data-status]="tok().status()">{{
+            statusLabel(tok().status())
+          }}</span>
+          <code class="muted" data-testid="session-id">{{ sessionId() ?? "no session" }}</code>
+        </div>
+        @if (error(); as message) {
+          <p class="error" data-testid="error" role="alert">{{ message }}</p>
+        }
+        <form class="row" (submit)="onSignIn($event)">
+          <input
+            #user
+            [value]="userId()"
+            (input)="userId.set(user.value)"
+            data-testid="user-id"
+            aria-label="User id"
+            [disabled]="sessionId() !== null"
+          />
+          <button type="submit" data-testid="sign-in" [disabled]="busy() || sessionId() !== null">
+            Sign in
+          </button>
+          <button
+            type="button"
+            data-testid="sign-out"
+            [disabled]="busy() || sessionId() === null"
+            (click)="onSignOut()"
+          >
+            Sign out
+          </button>
+        </form>
+        @if (notice(); as message) {
+          <p class="error" data-testid="notice">{{ message }}</p>
+        }
+      </section>
+
+      <section class="card">
+        <h2>Token</h2>
+        <div class="row">
+          <label>
+            Template
+            <select #picker data-testid="template" (change)="selectTemplate(picker.value)">
+              <option value="" [selected]="template() === ''">session token</option>
+              @for (name of config.templates; track name) {
+                <option [value]="name" [selected]="template() === name">{{ name }}</option>
+              }
+            </select>
+          </label>
+          <button
+            type="button"
+            data-testid="refresh"
+            [disabled]="sessionId() === null || refreshing()"
+            (click)="onRefresh()"
+          >
+            Refresh now
+          </button>
+        </div>
+        <dl class="facts">
+          <dt>JWT</dt>
+          <dd>
+            <code
+              data-testid="jwt"
+              [attr.data-jwt]="tok().token() ?? ''"
+              [title]="tok().token() ?? ''"
+              >{{ shortToken() }}</code
+            >
+          </dd>
+          <dt>Expires in</dt>
+          <dd data-testid="countdown">{{ expiresIn() }}</dd>
+          <dt>Token requests</dt>
+          <dd data-testid="requests" [attr.data-session-count]="counts()?.session ?? ''">
+            {{ describeCounts(counts()) }}
+          </dd>
+        </dl>
+        @if (claims().length > 0) {
+          <table class="claims" data-testid="claims">
+            <tbody>
+              @for (claim of claims(); track claim.name) {
+                <tr [attr.data-claim]="claim.name">
+                  <th>{{ claim.name }}</th>
+                  <td>{{ claim.value }}</td>
+                </tr>
+              }
+            </tbody>
+          </table>
+        }
+      </section>
+
+      <section class="card">
+        <h2>API</h2>
+        <div class="row">
+          <button type="button" data-testid="call-api" (click)="onCallApi()">Call API</button>
+          @if (api(); as answer) {
+            <span data-testid="api-status" [attr.data-status]="answer.status">{{
+              describeApiAnswer(answer)
+            }}</span>
+          }
+        </div>
+        @if (api(); as answer) {
+          <pre data-testid="api-result">{{ json(answer.body) }}</pre>
+        }
+      </section>
+    </main>
+  `,
+})
+export class App {
+  protected readonly config = inject(DEMO_CONFIG)
+  /** The session token's service: the one `tokInterceptor` uses. */
+  readonly #session = inject(TokenService)
+  readonly #client = this.#session.client
+  readonly #http = inject(HttpClient)
+  readonly #environment = inject(EnvironmentInjector)
+  #templateInjector: EnvironmentInjector | undefined
+
+  /** "" is the session token; any other value names a JWT template. */
+  protected readonly template = signal("")
+  /** The service of the token the page shows. */
+  protected readonly tok = signal<TokenService>(this.#session)
+  protected readonly sessionId = signal(this.#client.session)
+  protected readonly userId = signal(this.config.userId)
+  protected readonly busy = signal(false)
+  protected readonly notice = signal<string | null>(null)
+  protected readonly refreshing = signal(false)
+  protected readonly api = signal<ApiAnswer | null>(null)
+  protected readonly counts = signal<RequestCounts | null>(null)
+  protected readonly now = signal(Date.now())
+
+  protected readonly error = computed(() => {
+    const error = this.tok().error()
+    return error === null ? null : describeError(error)
+  })
+  protected readonly shortToken = computed(() => {
+    const jwt = this.tok().token()
+    return jwt === null ? "—" : shortJwt(jwt)
+  })
+  protected readonly expiresIn = computed(() => countdown(this.tok().expiresAt(), this.now()))
+  protected readonly claims = computed(() => claimRows(this.tok().token()))
+
+  protected readonly statusLabel = statusLabel
+  protected readonly describeCounts = describeCounts
+  protected readonly describeApiAnswer = describeApiAnswer
+  protected readonly json = (value: unknown) => JSON.stringify(value, null, 2)
+
+  constructor() {
+    const stopSessions = this.#client.onSessionChange((id) => this.sessionId.set(id))
+    // A clock for the countdown, and the server's counters, polled.
+    const tick = setInterval(() => this.now.set(Date.now()), 250)
+    const poll = async () => {
+      try {
+        this.counts.set(await tokenRequests(this.config, this.sessionId()))
+      } catch {
+        this.counts.set(null)
+      }
+    }
+    void poll()
+    const polling = setInterval(poll, 1000)
+    inject(DestroyRef).onDestroy(() => {
+      clearInterval(tick)
+      clearInterval(polling)
+      stopSessions()
+      this.#templateInjector?.destroy()
+    })
+  }
+
+  protected selectTemplate(name: string): void {
+    this.#templateInjector?.destroy()
+    this.#templateInjector = undefined
+    this.template.set(name)
+    if (name === "") {
+      this.tok.set(this.#session)
+      return
+    }
+    const injector = createEnvironmentInjector(
+      [
+        provideTok({ client: this.#client, authorizedOrigins: [this.config.api], template: name }),
+        TokenService,
+      ],
+      this.#environment,
+    )
+    this.#templateInjector = injector
+    this.tok.set(injector.get(TokenService))
+  }
+
+  protected async onSignIn(event: Event): Promise<void> {
+    event.preventDefault()
+    this.busy.set(true)
+    this.notice.set(null)
+    try {
+      this.#client.setSession(await signIn(this.config, this.userId().trim()))
+      this.api.set(null)
+    } catch (failure) {
+      this.notice.set((failure as Error).message)
+    } finally {
+      this.busy.set(false)
+    }
+  }
+
+  protected async onSignOut(): Promise<void> {
+    const id = this.sessionId()
+    if (id === null) return
+    this.busy.set(true)
+    this.notice.set(null)
+    try {
+      await signOut(this.config, id)
+    } catch (failure) {
+      this.notice.set((failure as Error).message)
+    } finally {
+      // Signed out here whatever the server said: tok clears this session's tokens.
+      this.#client.setSession(null)
+      this.busy.set(false)
+    }
+  }
+
+  protected async onRefresh(): Promise<void> {
+    this.refreshing.set(true)
+    await this.tok().refresh()
+    this.refreshing.set(false)
+  }
+
+  /** `tokInterceptor` adds the session token (demo-api's origin is authorized). */
+  protected async onCallApi(): Promise<void> {
+    try {
+      const body = await firstValueFrom(this.#http.get<unknown>(`${this.config.api}/api/profile`))
+      this.api.set({ status: 200, body })
+    } catch (failure) {
+      if (failure instanceof HttpErrorResponse) {
+        this.api.set({
+          status: failure.status,
+          body:
+            failure.status === 0
+              ? { error: { code: "unreachable", message: "demo-api could not be reached" } }
+              : failure.error,
+        })
+      } else {
+        const message = isTokenError(failure) ? describeError(failure) : String(failure)
+        this.api.set({ status: 0, body: { error: { message } } })
+      }
+    }
+  }
+}

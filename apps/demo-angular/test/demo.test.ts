@@ -1,0 +1,125 @@
+import { describe, expect, it } from "vitest"
+import { NotSignedInError, TemplateNotFoundError, TokenUnavailableError } from "@tok/angular"
+import {
+  callApi,
+  claimRows,
+  countdown,
+  describeApiAnswer,
+  describeCounts,
+  describeError,
+  parseConfig,
+  shortJwt,
+  signIn,
+  tokenRequests,
+} from "../src/demo.ts"
+
+const base64url = (value: unknown) =>
+  btoa(JSON.stringify(value)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "")
+const jwtWith = (claims: Record<string, unknown>) =>
+  `${base64url({ alg: "RS256", typ: "JWT" })}.${base64url(claims)}.c2lnbmF0dXJl`
+
+const config = parseConfig({
+  tokenServer: "http://127.0.0.1:1000/",
+  api: "http://127.0.0.1:2000",
+  templates: ["supabase", "hasura", 3],
+})
+
+const answer = (status: number, body: unknown): Promise<Response> =>
+  Promise.resolve(new Response(JSON.stringify(body), { status }))
+
+describe("the demo page's helpers", () => {
+  it("a config is checked, trimmed and given a default user", () => {
+    expect(config).toEqual({
+      tokenServer: "http://127.0.0.1:1000",
+      api: "http://127.0.0.1:2000",
+      templates: ["supabase", "hasura"],
+      userId: "user_alice",
+    })
+    expect(() => parseConfig({ tokenServer: "javascript:alert(1)", api: "x" })).toThrow(
+      /tokenServer/,
+    )
+  })
+
+  it("the countdown counts seconds, then minutes, and says when the token has expired", () => {
+    expect(countdown(null, 0)).toBe("—")
+    expect(countdown(42_000, 0)).toBe("42 s")
+    expect(countdown(41_001, 0)).toBe("42 s")
+    expect(countdown(65_000, 0)).toBe("1 min 05 s")
+    expect(countdown(1_000, 1_000)).toBe("expired")
+  })
+
+  it("the JWT is shortened to its start and end", () => {
+    const jwt = jwtWith({ sub: "user_alice", iat: 1, exp: 61 })
+    expect(shortJwt(jwt)).toBe(`${jwt.slice(0, 18)}…${jwt.slice(-10)}`)
+    expect(shortJwt("a.b.c")).toBe("a.b.c")
+  })
+
+  it("claims are listed standard ones first, times with their clock time", () => {
+    const rows = claimRows(
+      jwtWith({ role: "authenticated", exp: 1_700_000_060, sub: "user_alice", iat: 1_700_000_000 }),
+    )
+    expect(rows.map((row) => row.name)).toEqual(["sub", "iat", "exp", "role"])
+    expect(rows[1]!.value).toMatch(/^1700000000 \(\d\d:\d\d:\d\d\)$/)
+    expect(rows[3]!.value).toBe("authenticated")
+    expect(claimRows(null)).toEqual([])
+    expect(claimRows("not-a-jwt")[0]!.name).toBe("(undecodable)")
+  })
+
+  it("errors read the way people read them", () => {
+    expect(
+      describeError(new TokenUnavailableError({ reason: "server", status: 503, attempts: 4 })),
+    ).toBe("Token server unavailable — retrying (HTTP 503, 4 attempts)")
+    expect(
+      describeError(
+        new TokenUnavailableError({ reason: "rate-limited", retryAfterMs: 2500, attempts: 1 }),
+      ),
+    ).toBe("The token server is rate-limiting us — retrying in 3 s")
+    expect(describeError(new NotSignedInError())).toBe("The session has ended — sign in again")
+    expect(describeError(new TemplateNotFoundError({ template: "nope" }))).toContain('"nope"')
+  })
+
+  it("signing in posts the user id and answers the session id; a refusal says why", async () => {
+    const seen: Array<[string, RequestInit | undefined]> = []
+    const id = await signIn(config, "user_bob", (url, init) => {
+      seen.push([url, init])
+      return answer(200, { id: "sess_1" })
+    })
+    expect(id).toBe("sess_1")
+    expect(seen[0]![0]).toBe("http://127.0.0.1:1000/v1/client/sessions")
+    expect(seen[0]![1]?.body).toBe("user_id=user_bob")
+    await expect(
+      signIn(config, "", () =>
+        answer(422, { errors: [{ code: "form_param_missing", message: "user_id is required." }] }),
+      ),
+    ).rejects.toThrow("Sign-in failed: user_id is required.")
+  })
+
+  it("the request counters are read for the session and in all", async () => {
+    const stats = () =>
+      answer(200, { tokenRequests: 5, sessions: { sess_1: { tokenRequests: 3 } } })
+    const counts = await tokenRequests(config, "sess_1", stats)
+    expect(describeCounts(counts)).toBe("3 for this session · 5 in all")
+    expect(describeCounts(await tokenRequests(config, null, stats))).toBe("5 in all")
+  })
+
+  it("the API is called with the bearer token, and its answers are summed up", async () => {
+    let authorization: string | undefined
+    const ok = await callApi(config, "a.b.c", (_, init) => {
+      authorization = (init?.headers as Record<string, string>).Authorization
+      return answer(200, {
+        user: "user_alice",
+        downstream: { template: "supabase", tokenFrom: "cache" },
+      })
+    })
+    expect(authorization).toBe("Bearer a.b.c")
+    expect(describeApiAnswer(ok)).toBe(
+      "200 OK — user_alice's notes, read downstream with a supabase token (tok: cache)",
+    )
+    const refused = await callApi(config, null, () =>
+      answer(401, { error: { code: "missing_token", message: "Sign in first." } }),
+    )
+    expect(describeApiAnswer(refused)).toBe("401 Refused — Sign in first.")
+    const down = await callApi(config, null, () => Promise.reject(new TypeError("fetch failed")))
+    expect(describeApiAnswer(down)).toBe("Unreachable — demo-api could not be reached")
+  })
+})
