@@ -1,15 +1,18 @@
 import angular from "@analogjs/vite-plugin-angular"
-import { defineConfig } from "vitest/config"
+import { defineConfig, mergeConfig } from "vitest/config"
+import { fromSource } from "../../vitest.shared.ts"
 
-export default defineConfig({
-  // The Angular plugin compiles from a program that emits: tsconfig.json itself is noEmit.
-  plugins: [angular({ tsconfig: "tsconfig.spec.json" })],
-  resolve: { conditions: ["@tok/source"] },
-  test: {
-    include: ["test/**/*.test.ts"],
-    environment: "happy-dom",
-    // The page the app runs on: relative URLs resolve against it.
-    environmentOptions: { happyDOM: { url: "https://app.example.com/dashboard/" } },
-    setupFiles: ["test/setup.ts"],
-  },
-})
+export default mergeConfig(
+  fromSource(),
+  defineConfig({
+    // The Angular plugin compiles from a program that emits: tsconfig.json itself is noEmit.
+    plugins: [angular({ tsconfig: "tsconfig.spec.json" })],
+    test: {
+      include: ["test/**/*.test.ts"],
+      environment: "happy-dom",
+      // The page the app runs on: relative URLs resolve against it.
+      environmentOptions: { happyDOM: { url: "https://app.example.com/dashboard/" } },
+      setupFiles: ["test/setup.ts"],
+    },
+  }),
+)

@@ -1,18 +1,19 @@
 import { fileURLToPath } from "node:url"
-import { defineConfig } from "vitest/config"
+import { defineConfig, mergeConfig } from "vitest/config"
+import { fromSource } from "../../vitest.shared.ts"
 
 const src = (file: string) => fileURLToPath(new URL(`./src/${file}`, import.meta.url))
 
-export default defineConfig({
-  resolve: {
-    conditions: ["@tok/source"],
-    // The package imports itself by name in tests, as users do.
-    alias: [
-      { find: /^@tok\/core\/testing$/, replacement: src("testing.ts") },
-      { find: /^@tok\/core$/, replacement: src("index.ts") },
-    ],
-  },
-  test: {
-    include: ["test/**/*.test.ts"],
-  },
-})
+export default mergeConfig(
+  fromSource(),
+  defineConfig({
+    resolve: {
+      // The package imports itself by name in tests, as users do.
+      alias: [
+        { find: /^@tok\/core\/testing$/, replacement: src("testing.ts") },
+        { find: /^@tok\/core$/, replacement: src("index.ts") },
+      ],
+    },
+    test: { include: ["test/**/*.test.ts"] },
+  }),
+)

@@ -1,16 +1,19 @@
 import { fileURLToPath } from "node:url"
-import { defineConfig } from "vitest/config"
+import { defineConfig, mergeConfig } from "vitest/config"
+import { fromSource } from "../../vitest.shared.ts"
 
-export default defineConfig({
-  resolve: {
-    conditions: ["@tok/source"],
-    // The tests import the package by name, as users do, and run its sources.
-    alias: [
-      {
-        find: /^@tok\/dev-server$/,
-        replacement: fileURLToPath(new URL("./src/index.ts", import.meta.url)),
-      },
-    ],
-  },
-  test: { include: ["test/**/*.test.ts"] },
-})
+export default mergeConfig(
+  fromSource(),
+  defineConfig({
+    resolve: {
+      // The tests import the package by name, as users do, and run its sources.
+      alias: [
+        {
+          find: /^@tok\/dev-server$/,
+          replacement: fileURLToPath(new URL("./src/index.ts", import.meta.url)),
+        },
+      ],
+    },
+    test: { include: ["test/**/*.test.ts"] },
+  }),
+)

@@ -1,9 +1,12 @@
 import { svelte } from "@sveltejs/vite-plugin-svelte"
-import { defineConfig } from "vitest/config"
+import { defineConfig, mergeConfig } from "vitest/config"
+import { fromSource } from "../../vitest.shared.ts"
 
-export default defineConfig({
-  plugins: [svelte({ configFile: false })],
+export default mergeConfig(
   // Setting `conditions` replaces Vite's defaults: keep `browser` so `mount` is Svelte's client build.
-  resolve: { conditions: ["@tok/source", "browser", "module", "development|production"] },
-  test: { include: ["test/**/*.test.ts"], environment: "happy-dom" },
-})
+  fromSource(["browser", "module", "development|production"]),
+  defineConfig({
+    plugins: [svelte({ configFile: false })],
+    test: { include: ["test/**/*.test.ts"], environment: "happy-dom" },
+  }),
+)

@@ -1,10 +1,8 @@
-import { defineConfig } from "vitest/config"
+import { defineConfig, mergeConfig } from "vitest/config"
+import { fromSource } from "../../vitest.shared.ts"
 
-const conditions = ["@tok/source"]
-
-export default defineConfig({
+export default mergeConfig(
   // The SSR test runs in the node environment, which resolves with `ssr.resolve`.
-  resolve: { conditions },
-  ssr: { resolve: { conditions, externalConditions: conditions } },
-  test: { include: ["test/**/*.test.ts"], environment: "happy-dom" },
-})
+  fromSource(),
+  defineConfig({ test: { include: ["test/**/*.test.ts"], environment: "happy-dom" } }),
+)

@@ -22,10 +22,10 @@
  * ```
  * @module
  */
-import { Cause, Context, Effect, Exit, Layer, Scope } from "effect"
+import { Context, Effect, Exit, Layer, Scope } from "effect"
 import { layerUnrefClock } from "./internal/clock.ts"
 import type { Engine } from "./internal/engine.ts"
-import { checkCall, checkConfig, type Config } from "./internal/options.ts"
+import { type Checked, checkCall, checkConfig, type Config } from "./internal/options.ts"
 import * as Lifecycle from "./Lifecycle.ts"
 import type { Token, TokenState } from "./Token.ts"
 import * as TokenCache from "./TokenCache.ts"
@@ -129,6 +129,8 @@ export const createTokenClient = (config: TokClientConfig): TokClient => {
   const engine: Engine = Context.get(context, TokenClient.TokenClient).unsafe
   engine.setSession(initialSession)
 
+  const defaults = checkCall(undefined, resolved.bufferMillis) as Checked
+  let pendingPlain: { promise?: Promise<Token | null> } | undefined
   const getToken = (options?: GetTokenOptions): Promise<Token | null> => {
     const signal: unknown = options?.signal
     if (signal !== undefined && !isAbortSignal(signal)) {
@@ -136,33 +138,60 @@ export const createTokenClient = (config: TokClientConfig): TokClient => {
     }
     if (signal?.aborted) return Promise.reject(signal.reason)
     if (engine.disposed) return Promise.reject(abortError("The tok client was disposed"))
-    const hit = engine.peek(options)
+    const checked = options === undefined ? defaults : checkCall(options, resolved.bufferMillis)
+    if (checked instanceof InvalidOptionsError) return Promise.reject(checked)
+    const hit = options === undefined ? engine.peek(undefined) : engine.peekChecked(checked)
     if (hit !== undefined) {
       if (hit === null) return RESOLVED_NULL
       return "jwt" in hit ? Promise.resolve(hit) : Promise.reject(hit)
     }
-    return new Promise<Token | null>((resolve, reject) => {
-      const fiber = engine.fork(engine.getToken(options))
-      const onAbort = () => {
-        reject(signal!.reason)
-        fiber.interruptUnsafe()
+    if (options === undefined) {
+      // Plain calls ask the same question: while one waits, the others share its answer.
+      if (pendingPlain === undefined) {
+        const slot: { promise?: Promise<Token | null> } = {}
+        pendingPlain = slot
+        // Cleared the moment it settles (synchronously, not a microtask later),
+        // so a failure is never handed to a call that comes after it.
+        slot.promise = wait(checked, undefined, () => {
+          if (pendingPlain === slot) pendingPlain = undefined
+        })
+        return slot.promise
       }
-      signal?.addEventListener("abort", onAbort, { once: true })
-      fiber.addObserver((exit) => {
-        signal?.removeEventListener("abort", onAbort)
-        if (Exit.isSuccess(exit)) return resolve(exit.value)
-        const failure = Cause.findErrorOption(exit.cause)
-        if (failure._tag === "Some") {
-          return failure.value._tag === "NotSignedInError" ? resolve(null) : reject(failure.value)
-        }
-        reject(abortError("The tok client was disposed"))
-      })
-    })
+      return pendingPlain.promise!
+    }
+    return wait(checked, signal)
   }
+
+  /** Waits for the key's request (joined or started) without a fiber per caller. */
+  const wait = (
+    checked: Checked,
+    signal: AbortSignal | undefined,
+    onSettled?: () => void,
+  ): Promise<Token | null> =>
+    new Promise<Token | null>((resolve, reject) => {
+      let settled = false
+      const onAbort = () => {
+        abandon()
+        reject(signal!.reason)
+      }
+      const abandon = engine.join(checked, (result) => {
+        settled = true
+        onSettled?.()
+        signal?.removeEventListener("abort", onAbort)
+        if (result === "interrupted") reject(abortError("The tok client was disposed"))
+        else if ("jwt" in result) resolve(result)
+        else if (result._tag === "NotSignedInError") resolve(null)
+        else reject(result)
+      })
+      if (!settled) signal?.addEventListener("abort", onAbort, { once: true })
+    })
 
   const client: TokClient = {
     getToken,
-    setSession: (sessionId) => engine.setSession(sessionId),
+    setSession: (sessionId) => {
+      pendingPlain = undefined
+      engine.setSession(sessionId)
+    },
     get session() {
       return engine.sessionId
     },
@@ -179,7 +208,10 @@ export const createTokenClient = (config: TokClientConfig): TokClient => {
       }
       return engine.watch(checked)
     },
-    invalidate: (filter) => engine.invalidate(filter),
+    invalidate: (filter) => {
+      pendingPlain = undefined
+      engine.invalidate(filter)
+    },
     dispose: () => {
       engine.dispose()
       return Effect.runPromise(Scope.close(scope, Exit.void))

@@ -18,12 +18,32 @@
  * ```
  * @packageDocumentation
  */
+import * as TokenModule from "./Token.ts"
+
 /** Whether background refresh makes sense now (page visible, online), and resume events. */
 export * as Lifecycle from "./Lifecycle.ts"
 /** The retry schedule (full jitter, `Retry-After` as a lower bound) and what is transient. */
 export * as RetryPolicy from "./RetryPolicy.ts"
-/** The `Token`, `TokenState`, and the JWT payload decoder. */
-export * as Token from "./Token.ts"
+/**
+ * `Token` is three things at once, so both styles work:
+ * `import type { Token } from "@tok/core"` (the token tok hands out),
+ * `Token.Token` / `Token.TokenState` (Effect's module style), and
+ * `Token.decodeClaims(…)` (the helpers).
+ */
+export declare namespace Token {
+  /** The token tok hands out. */
+  export type Token = TokenModule.Token
+  /** The state of a watched key. */
+  export type TokenState = TokenModule.TokenState
+  /** The decoded payload of a JWT. */
+  export type Claims = TokenModule.Claims
+  /** Why a JWT could not be decoded. */
+  export type DecodeFailure = TokenModule.DecodeFailure
+}
+/** The token helpers: `make`, `decodeClaims`, `isUsable`, `lifetimeMillis`, … */
+export const Token: typeof TokenModule = TokenModule
+/** The token tok hands out: `{ jwt, sessionId, template?, organizationId?, claims, issuedAt, expiresAt, source }`. */
+export type Token = TokenModule.Token
 /** Where tokens are kept: in memory, bounded, least recently used first out. */
 export * as TokenCache from "./TokenCache.ts"
 /** The service users call: `getToken`, `setSession`, `watch`, `invalidate`, `layer`. */
@@ -42,7 +62,7 @@ export {
   type TokClientConfig,
 } from "./createTokenClient.ts"
 /** The state of a watched key: signed-out, loading, ready or error. */
-export type { TokenState } from "./Token.ts"
+export type { Claims, TokenState } from "./Token.ts"
 /** The watch handle adapters are built on, and the filters and options around it. */
 export type { InvalidateFilter, TokenWatcher, WatchOptions } from "./TokenClient.ts"
 /** The six typed failures of DESIGN §3, their union, and a guard. */

@@ -501,6 +501,25 @@ describe("§2.5 transient failures are retried, permanent ones are not", () => {
     )
   })
 
+  it.effect.each(["clerk_key_invalid", "authorization_header_missing", "secret_key_invalid"])(
+    "a 401 with the credential error %s is a TokenRequestError and signs nobody out",
+    (code) => {
+      const source = makeFakeSource()
+      return withClient(source, (tok) =>
+        Effect.gen(function* () {
+          yield* tok.setSession("sess_1")
+          const cached = yield* tok.getToken()
+          source.enqueue({ fail: { status: 401, code } })
+          const error = yield* Effect.flip(tok.getToken({ skipCache: true }))
+          expect(error).toMatchObject({ _tag: "TokenRequestError", status: 401, code })
+          expect(source.requests).toHaveLength(2)
+          expect(yield* tok.session.get).toBe("sess_1")
+          expect((yield* tok.getToken()).jwt).toBe(cached.jwt)
+        }),
+      )
+    },
+  )
+
   it.effect("401 for an explicit session drops only that session", () => {
     const source = makeFakeSource()
     return withClient(source, (tok) =>

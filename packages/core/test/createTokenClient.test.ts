@@ -8,6 +8,7 @@ import {
   fromFunction,
   type TokClient,
   type TokClientConfig,
+  type Token,
   type TokenState,
   TokenSourceError,
 } from "@tok/core"
@@ -335,6 +336,19 @@ describe("the Promise face", () => {
     const tokens = await Promise.all(Array.from({ length: 1000 }, () => tok.getToken()))
     expect(seen).toHaveLength(1)
     expect(new Set(tokens.map((t) => t?.jwt)).size).toBe(1)
+  })
+
+  it("10,000 concurrent cold calls share 1 request, every caller gets a network token", async () => {
+    handler = answerTokens(20)
+    const tok = client()
+    const tokens: Array<Token | null> = await Promise.all(
+      Array.from({ length: 10_000 }, (_, i) =>
+        tok.getToken(i % 2 === 0 ? undefined : { expirationBuffer: 10 }),
+      ),
+    )
+    expect(seen).toHaveLength(1)
+    expect(tokens.every((t) => t?.source === "network" && t.jwt === tokens[0]?.jwt)).toBe(true)
+    expect((await tok.getToken())?.source).toBe("cache")
   })
 
   describe("AbortSignal", () => {

@@ -40,11 +40,22 @@ import {
 interface Flight {
   readonly key: string
   readonly request: TokenRequest
+  /** What Effect callers await. */
   readonly deferred: Deferred.Deferred<Token.Token, TokenError | SessionEnded>
+  /** What Promise-face callers wait on: plain callbacks, no fiber per caller. */
+  readonly listeners: Set<(outcome: Outcome) => void>
+  /** The outcome, once there is one. */
+  outcome: Outcome | undefined
   /** Set when the session ended or the key was invalidated: the result is not cached. */
   fenced: boolean
   fiber: Fiber.Fiber<unknown, unknown> | undefined
 }
+
+/** How a flight ended. */
+type Outcome = Exit.Exit<Token.Token, TokenError | SessionEnded>
+
+/** What a Promise-face wait ends with. */
+export type JoinResult = Token.Token | TokenError | "interrupted"
 
 /** The outcome of a flight whose session ended before it finished. */
 class SessionEnded {
@@ -249,11 +260,66 @@ export class Engine {
     })
   }
 
+  /**
+   * `fetchOrJoin` for the Promise face: the same decisions in plain code, with
+   * a callback instead of a fiber per caller, so a cold burst of 10,000
+   * callers costs 10,000 callbacks on one request. Returns a function that
+   * abandons this wait (the request goes on).
+   */
+  join(checked: Checked, done: (result: JoinResult) => void): () => void {
+    let waiting: { flight: Flight; listener: (outcome: Outcome) => void } | undefined
+    const step = (): void => {
+      waiting = undefined
+      if (this.disposed) return done("interrupted")
+      const explicit = checked.sessionId
+      const sessionId = explicit ?? this.sessionId
+      if (sessionId === null) return done(new NotSignedInError())
+      if (explicit === undefined && this.sessionProblem) return done(this.sessionProblem)
+      const generation = this.generation
+      const key = keyOf(sessionId, checked.template, checked.organizationId)
+      if (!checked.skipCache) {
+        const token = this.usable(key, checked.bufferMillis)
+        if (token !== undefined) return done(token)
+      }
+      const flight =
+        (checked.skipCache ? undefined : this.flights.get(key)) ??
+        this.startFlight(key, {
+          sessionId,
+          template: checked.template,
+          organizationId: checked.organizationId,
+        })
+      const listener = (outcome: Outcome): void => {
+        waiting = undefined
+        if (Exit.isSuccess(outcome)) {
+          // Asked for the current session, and it changed meanwhile: ask again.
+          return explicit === undefined && this.generation !== generation
+            ? step()
+            : done(outcome.value)
+        }
+        const failure = Cause.findErrorOption(outcome.cause)
+        if (failure._tag === "None") return done("interrupted")
+        if (!(failure.value instanceof SessionEnded)) return done(failure.value)
+        return explicit === undefined ? step() : done(new NotSignedInError({ sessionId: explicit }))
+      }
+      // A source that answers synchronously has finished the flight already.
+      if (flight.outcome !== undefined) return listener(flight.outcome)
+      waiting = { flight, listener }
+      flight.listeners.add(listener)
+    }
+    step()
+    return () => {
+      waiting?.flight.listeners.delete(waiting.listener)
+      waiting = undefined
+    }
+  }
+
   private startFlight(key: string, request: TokenRequest): Flight {
     const flight: Flight = {
       key,
       request,
       deferred: Deferred.makeUnsafe(),
+      listeners: new Set(),
+      outcome: undefined,
       fenced: false,
       fiber: undefined,
     }
@@ -293,15 +359,15 @@ export class Engine {
     if (Exit.isSuccess(exit)) {
       const made = Token.make(exit.value, flight.request, this.clock.currentTimeMillisUnsafe())
       if (Token.isDecodeFailure(made)) {
-        Deferred.doneUnsafe(flight.deferred, Effect.fail(new MalformedTokenError(made)))
+        finish(flight, Exit.fail(new MalformedTokenError(made)))
         return
       }
       if (!flight.fenced) this.store(flight.key, made)
-      Deferred.doneUnsafe(flight.deferred, Effect.succeed(made))
+      finish(flight, Exit.succeed(made))
       return
     }
     if (Cause.hasInterruptsOnly(exit.cause)) {
-      Deferred.doneUnsafe(flight.deferred, Effect.interrupt)
+      finish(flight, Exit.interrupt())
       return
     }
     const failure = Cause.findErrorOption(exit.cause)
@@ -310,7 +376,7 @@ export class Engine {
         ? classify(failure.value, flight.request, attempts)
         : new TokenUnavailableError({ reason: "network", attempts })
     if (error._tag === "NotSignedInError") this.endSession(flight.request.sessionId)
-    Deferred.doneUnsafe(flight.deferred, Effect.fail(error))
+    finish(flight, Exit.fail(error))
   }
 
   /** Caches a fresh token unless a token that lives longer is already there. */
@@ -372,7 +438,7 @@ export class Engine {
 
   private endFlights(flights: ReadonlyArray<Flight>): void {
     for (const flight of flights) {
-      Deferred.doneUnsafe(flight.deferred, Effect.fail(sessionEnded))
+      finish(flight, Exit.fail(sessionEnded))
       flight.fiber?.interruptUnsafe()
     }
   }
@@ -484,11 +550,35 @@ export const classify = (
   }
   if (status === undefined) return new TokenUnavailableError({ reason: "network", attempts })
   if (status >= 200 && status < 300) return new MalformedTokenError({ detail: describe(error) })
-  if (status === 401) return new NotSignedInError({ sessionId: request.sessionId })
+  if (status === 401) {
+    // A 401 means the session has ended — unless the server says the
+    // credentials are wrong: a bad secret key must not sign every user out.
+    const code = sanitizeCode(error.code)
+    return code !== undefined && CREDENTIAL_CODES.has(code)
+      ? new TokenRequestError({ status, code })
+      : new NotSignedInError({ sessionId: request.sessionId })
+  }
   if (status === 404 && request.template !== undefined) {
     return new TemplateNotFoundError({ template: request.template })
   }
   return new TokenRequestError({ status, code: sanitizeCode(error.code) })
+}
+
+/** Clerk's error codes for a request whose credentials (not session) are wrong. */
+const CREDENTIAL_CODES: ReadonlySet<string> = new Set([
+  "clerk_key_invalid",
+  "secret_key_invalid",
+  "authorization_header_missing",
+  "authorization_header_format_invalid",
+  "authorization_invalid",
+])
+
+/** Completes a flight: its Effect waiters, then its Promise-face listeners. */
+const finish = (flight: Flight, outcome: Outcome): void => {
+  flight.outcome = outcome
+  Deferred.doneUnsafe(flight.deferred, outcome)
+  for (const listener of [...flight.listeners]) listener(outcome)
+  flight.listeners.clear()
 }
 
 /**

@@ -538,21 +538,15 @@ export const faultMatrix = (face: Face): void => {
  */
 export const secretKeyCases = (face: Face): void => {
   describe(`${face.name}: the secret key`, () => {
-    it("a wrong secret key is a 401: read as a signed-out session, after 1 request", async () => {
+    it("a wrong secret key is a 401 clerk_key_invalid: a TokenRequestError that signs nobody out, after 1 request", async () => {
       const { server, sessionId } = await setup()
       const wrong = "sk_test_not_the_server_secret_key"
       seenSecrets.add(wrong)
       const client = face.open(server, sessionId, {}, { secretKey: wrong })
-      const outcome = client.getToken()
-      if (face.kind === "promise") {
-        expect(await outcome).toBeNull()
-        // A configuration mistake signs the user out (see the report of this suite).
-        expect(client.session()).toBeNull()
-      } else {
-        const error = await failure(outcome)
-        expect(error).toBeInstanceOf(NotSignedInError)
-        expect(error).toMatchObject({ sessionId })
-      }
+      const error = await failure(client.getToken())
+      expect(error).toBeInstanceOf(TokenRequestError)
+      expect(error).toMatchObject({ status: 401, code: "clerk_key_invalid" })
+      if (face.kind === "promise") expect(client.session()).toBe(sessionId)
       expect(await tokenRequests(server)).toBe(1)
       // The server kept the session: only the key was wrong.
       expect(server.session(sessionId)?.status).toBe("active")
