@@ -132,6 +132,11 @@ export const createTokenClient = (config: TokClientConfig): TokClient => {
   const defaults = checkCall(undefined, resolved.bufferMillis) as Checked
   let pendingPlain: { promise?: Promise<Token | null> } | undefined
   const getToken = (options?: GetTokenOptions): Promise<Token | null> => {
+    if (options === undefined) {
+      // The hot path: a plain call answered from the cache, in plain code.
+      const hit = engine.peek(undefined)
+      if (hit !== undefined && hit !== null && "jwt" in hit) return Promise.resolve(hit)
+    }
     const signal: unknown = options?.signal
     if (signal !== undefined && !isAbortSignal(signal)) {
       return Promise.reject(new InvalidOptionsError({ detail: "signal must be an AbortSignal" }))
