@@ -745,7 +745,7 @@ describe("decisions on the edges", () => {
   })
 
   it.effect(
-    "monotonic cache: a request that finishes late never replaces a token that lives longer",
+    "monotonic cache: a request that finishes after a newer token was cached never replaces it",
     () => {
       const source = makeFakeSource()
       source.enqueue({ mint: { lifetimeSeconds: 30 }, delayMs: 5000 }, {})
@@ -759,6 +759,26 @@ describe("decisions on the edges", () => {
           const late = yield* Fiber.join(slow)
           expect(late.jwt).not.toBe(fresh.jwt)
           expect((yield* tok.getToken()).jwt).toBe(fresh.jwt)
+        }),
+      )
+    },
+  )
+
+  it.effect(
+    "skipCache results are cached even when they expire sooner than the token they replace",
+    () => {
+      const source = makeFakeSource()
+      return withClient(source, (tok) =>
+        Effect.gen(function* () {
+          yield* tok.setSession("sess_1")
+          const long = yield* tok.getToken()
+          source.configure({ lifetimeSeconds: 20 })
+          const short = yield* tok.getToken({ skipCache: true })
+          expect(short.expiresAt).toBeLessThan(long.expiresAt)
+          const next = yield* tok.getToken()
+          expect(next.jwt).toBe(short.jwt)
+          expect(next.source).toBe("cache")
+          expect(source.requests).toHaveLength(2)
         }),
       )
     },

@@ -208,7 +208,7 @@ describe("client-wide options", () => {
     )
   })
 
-  it.each([["a string"], [42], [[]], [null]])(
+  it.each([["a string"], [42], [[]], [null], [{ maxEntries: null }], [{ requestTimeout: null }]])(
     "a config of %j is InvalidOptionsError",
     async (c) => {
       const layer = TokenClient.layer(c as TokenClient.Config).pipe(

@@ -40,6 +40,8 @@ import {
 interface Flight {
   readonly key: string
   readonly request: TokenRequest
+  /** Start order: a later request's token is the newer one. */
+  readonly seq: number
   /** What Effect callers await. */
   readonly deferred: Deferred.Deferred<Token.Token, TokenError | SessionEnded>
   /** What Promise-face callers wait on: plain callbacks, no fiber per caller. */
@@ -160,6 +162,9 @@ export class Engine {
   private defaultKey: string | undefined
 
   private readonly flights = new Map<string, Flight>()
+  /** Which request each cached token came from (its `Flight.seq`). */
+  private readonly origins = new WeakMap<Token.Token, number>()
+  private requestSeq = 0
   private readonly fibers = new Set<Fiber.Fiber<unknown, unknown>>()
   private readonly watches = new Map<string, Watch>()
   disposed = false
@@ -317,6 +322,7 @@ export class Engine {
     const flight: Flight = {
       key,
       request,
+      seq: ++this.requestSeq,
       deferred: Deferred.makeUnsafe(),
       listeners: new Set(),
       outcome: undefined,
@@ -362,7 +368,7 @@ export class Engine {
         finish(flight, Exit.fail(new MalformedTokenError(made)))
         return
       }
-      if (!flight.fenced) this.store(flight.key, made)
+      if (!flight.fenced) this.store(flight.key, made, flight.seq)
       finish(flight, Exit.succeed(made))
       return
     }
@@ -379,11 +385,17 @@ export class Engine {
     finish(flight, Exit.fail(error))
   }
 
-  /** Caches a fresh token unless a token that lives longer is already there. */
-  private store(key: string, token: Token.Token): void {
+  /**
+   * Caches a fresh token unless the cached one came from a request that
+   * started later (DESIGN's monotonic cache): a slow old request never
+   * replaces a newer token, and a `skipCache` result is always cached, even
+   * when the server now issues shorter tokens.
+   */
+  private store(key: string, token: Token.Token, seq: number): void {
     const existing = this.cache.get(key)
-    if (existing !== undefined && existing.expiresAt > token.expiresAt) return
+    if (existing !== undefined && (this.origins.get(existing) ?? 0) > seq) return
     const cached: Token.Token = { ...token, source: "cache" }
+    this.origins.set(cached, seq)
     this.cache.set(key, cached)
     for (const watch of [...this.watches.values()]) watch.onStored(key, cached)
   }

@@ -169,7 +169,7 @@ export const checkConfig = (config: unknown): ResolvedConfig | InvalidOptionsErr
   if (requestTimeout === 0) {
     return new InvalidOptionsError({ detail: "requestTimeout must be more than 0 ms" })
   }
-  const maxEntries = c.maxEntries ?? 1000
+  const maxEntries = c.maxEntries === undefined ? 1000 : c.maxEntries
   if (typeof maxEntries !== "number" || !Number.isInteger(maxEntries) || maxEntries < 1) {
     return new InvalidOptionsError({ detail: "maxEntries must be a whole number ≥ 1" })
   }
