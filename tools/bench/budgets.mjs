@@ -12,5 +12,7 @@ for (const [path, { max, why }] of Object.entries(budgets.gate)) {
   if (!ok) failed++
   console.log(`[budgets] ${ok ? "ok  " : "OVER"} ${path} = ${value} (max ${max}: ${why})`)
 }
-console.log(`${Object.keys(budgets.gate).length - failed} passed, ${failed} failed`)
+console.log(
+  `[budgets] ${Object.keys(budgets.gate).length - failed} of ${Object.keys(budgets.gate).length} within budget`,
+)
 process.exit(failed === 0 ? 0 : 1)
