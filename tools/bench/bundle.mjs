@@ -49,8 +49,17 @@ export const measure = async (entry) => {
 
 export const entries = ["core", "vue", "svelte", "angular"]
 
+/** Peers, built the same way in the same run: the smallest app that reads a cached token. */
+export const peers = {
+  "auth0-spa-js": "peer-auth0",
+  "oidc-client-ts": "peer-oidc",
+  "okta-auth-js": "peer-okta",
+  "msal-browser": "peer-msal",
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
   const results = {}
   for (const entry of entries) results[entry] = await measure(entry)
+  for (const [name, entry] of Object.entries(peers)) results[name] = await measure(entry)
   console.log(JSON.stringify({ bench: "bundle", ...results }))
 }

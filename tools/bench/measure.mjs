@@ -2,7 +2,7 @@
 // and returns their results keyed by name.
 import { spawnSync } from "node:child_process"
 import { fileURLToPath } from "node:url"
-import { measure as measureBundle, entries } from "./bundle.mjs"
+import { measure as measureBundle, entries, peers } from "./bundle.mjs"
 
 const root = fileURLToPath(new URL("../..", import.meta.url))
 
@@ -49,6 +49,11 @@ export const all = async (log = () => undefined) => {
   const results = await deterministic(log)
   log("cache hit")
   Object.assign(results, Object.fromEntries([runJson("packages/core", ["bench/hit.ts"])]))
+  results.peerBundle = {}
+  for (const [name, entry] of Object.entries(peers)) {
+    log(`peer bundle: ${name}`)
+    results.peerBundle[name] = await measureBundle(entry)
+  }
   log("dev server signing")
   Object.assign(results, Object.fromEntries([runJson("packages/dev-server", ["bench/sign.ts"])]))
   return results

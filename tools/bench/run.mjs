@@ -47,6 +47,11 @@ const rows = [
     `${kb(b.minBytes)} min, ${kb(b.gzipBytes)} gz`,
     name === "core" ? "" : "budget 40 KB gz",
   ]),
+  ...Object.entries(results.peerBundle).map(([name, b]) => [
+    `bundle: ${name} (peer)`,
+    `${kb(b.minBytes)} min, ${kb(b.gzipBytes)} gz`,
+    `@tok/vue + core is ${(results.bundle.vue.gzipBytes / b.gzipBytes).toFixed(2)}× of it`,
+  ]),
   ...Object.entries(sign)
     .filter(([, v]) => typeof v === "number")
     .map(([k, v]) => [`dev server: ${k}`, `${v}`, ""]),
