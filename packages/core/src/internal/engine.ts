@@ -56,8 +56,20 @@ interface Flight {
 /** How a flight ended. */
 type Outcome = Exit.Exit<Token.Token, TokenError | SessionEnded>
 
-/** What a Promise-face wait ends with. */
+/** What a wait ends with. */
 export type JoinResult = Token.Token | TokenError | "interrupted"
+
+/** Where a call stands (see `Engine.locate`). */
+type Located =
+  | { readonly _tag: "answered"; readonly result: JoinResult }
+  | { readonly _tag: "waiting"; readonly flight: Flight; readonly generation: number }
+
+const asEffect = (result: JoinResult): Effect.Effect<Token.Token, TokenError> =>
+  result === "interrupted"
+    ? Effect.interrupt
+    : "jwt" in result
+      ? Effect.succeed(result)
+      : Effect.fail(result)
 
 /** The outcome of a flight whose session ended before it finished. */
 class SessionEnded {
@@ -232,90 +244,86 @@ export class Engine {
    */
   fetchOrJoin(checked: Checked, refresh = false): Effect.Effect<Token.Token, TokenError> {
     return Effect.suspend(() => {
-      if (this.disposed) return Effect.interrupt
-      const explicit = checked.sessionId
-      const sessionId = explicit ?? this.sessionId
-      if (sessionId === null) return Effect.fail(new NotSignedInError())
-      if (explicit === undefined && this.sessionProblem) return Effect.fail(this.sessionProblem)
-      const generation = this.generation
-      const key = keyOf(sessionId, checked.template, checked.organizationId)
-      if (!checked.skipCache && !refresh) {
-        const token = this.usable(key, checked.bufferMillis)
-        if (token !== undefined) return Effect.succeed(token)
-      }
-      const flight =
-        (checked.skipCache ? undefined : this.flights.get(key)) ??
-        this.startFlight(key, {
-          sessionId,
-          template: checked.template,
-          organizationId: checked.organizationId,
-        })
-      return Effect.matchEffect(Deferred.await(flight.deferred), {
-        onFailure: (error) =>
-          error instanceof SessionEnded
-            ? explicit === undefined
-              ? this.fetchOrJoin(checked, refresh)
-              : Effect.fail(new NotSignedInError({ sessionId: explicit }))
-            : Effect.fail(error),
-        onSuccess: (token) =>
-          explicit === undefined && this.generation !== generation
-            ? this.fetchOrJoin(checked, refresh)
-            : Effect.succeed(token),
+      const step = this.locate(checked, refresh)
+      if (step._tag === "answered") return asEffect(step.result)
+      return Effect.flatMap(Effect.exit(Deferred.await(step.flight.deferred)), (outcome) => {
+        const result = this.interpret(checked, step.generation, outcome)
+        return result === "again" ? this.fetchOrJoin(checked, refresh) : asEffect(result)
       })
     })
   }
 
   /**
-   * `fetchOrJoin` for the Promise face: the same decisions in plain code, with
-   * a callback instead of a fiber per caller, so a cold burst of 10,000
-   * callers costs 10,000 callbacks on one request. Returns a function that
-   * abandons this wait (the request goes on).
+   * `fetchOrJoin` for the Promise face: the same decisions, with a callback
+   * instead of a fiber per caller, so a cold burst of 10,000 callers costs
+   * 10,000 callbacks on one request. Returns a function that abandons this
+   * wait (the request goes on).
    */
   join(checked: Checked, done: (result: JoinResult) => void): () => void {
     let waiting: { flight: Flight; listener: (outcome: Outcome) => void } | undefined
     const step = (): void => {
       waiting = undefined
-      if (this.disposed) return done("interrupted")
-      const explicit = checked.sessionId
-      const sessionId = explicit ?? this.sessionId
-      if (sessionId === null) return done(new NotSignedInError())
-      if (explicit === undefined && this.sessionProblem) return done(this.sessionProblem)
-      const generation = this.generation
-      const key = keyOf(sessionId, checked.template, checked.organizationId)
-      if (!checked.skipCache) {
-        const token = this.usable(key, checked.bufferMillis)
-        if (token !== undefined) return done(token)
-      }
-      const flight =
-        (checked.skipCache ? undefined : this.flights.get(key)) ??
-        this.startFlight(key, {
-          sessionId,
-          template: checked.template,
-          organizationId: checked.organizationId,
-        })
+      const located = this.locate(checked, false)
+      if (located._tag === "answered") return done(located.result)
       const listener = (outcome: Outcome): void => {
         waiting = undefined
-        if (Exit.isSuccess(outcome)) {
-          // Asked for the current session, and it changed meanwhile: ask again.
-          return explicit === undefined && this.generation !== generation
-            ? step()
-            : done(outcome.value)
-        }
-        const failure = Cause.findErrorOption(outcome.cause)
-        if (failure._tag === "None") return done("interrupted")
-        if (!(failure.value instanceof SessionEnded)) return done(failure.value)
-        return explicit === undefined ? step() : done(new NotSignedInError({ sessionId: explicit }))
+        const result = this.interpret(checked, located.generation, outcome)
+        return result === "again" ? step() : done(result)
       }
       // A source that answers synchronously has finished the flight already.
-      if (flight.outcome !== undefined) return listener(flight.outcome)
-      waiting = { flight, listener }
-      flight.listeners.add(listener)
+      if (located.flight.outcome !== undefined) return listener(located.flight.outcome)
+      waiting = { flight: located.flight, listener }
+      located.flight.listeners.add(listener)
     }
     step()
     return () => {
       waiting?.flight.listeners.delete(waiting.listener)
       waiting = undefined
     }
+  }
+
+  /**
+   * Where a call stands now: answered (a usable cached token, signed out, a
+   * bad session id, disposed), or waiting on the key's flight — joined, or
+   * started (always started for `skipCache`).
+   */
+  private locate(checked: Checked, refresh: boolean): Located {
+    if (this.disposed) return { _tag: "answered", result: "interrupted" }
+    const explicit = checked.sessionId
+    const sessionId = explicit ?? this.sessionId
+    if (sessionId === null) return { _tag: "answered", result: new NotSignedInError() }
+    if (explicit === undefined && this.sessionProblem) {
+      return { _tag: "answered", result: this.sessionProblem }
+    }
+    const key = keyOf(sessionId, checked.template, checked.organizationId)
+    if (!checked.skipCache && !refresh) {
+      const token = this.usable(key, checked.bufferMillis)
+      if (token !== undefined) return { _tag: "answered", result: token }
+    }
+    const flight =
+      (checked.skipCache ? undefined : this.flights.get(key)) ??
+      this.startFlight(key, {
+        sessionId,
+        template: checked.template,
+        organizationId: checked.organizationId,
+      })
+    return { _tag: "waiting", flight, generation: this.generation }
+  }
+
+  /**
+   * What a finished flight means for a caller who asked at `generation`: its
+   * answer, or `"again"` when it asked for the current session and that
+   * session changed meanwhile (it is answered for the new one).
+   */
+  private interpret(checked: Checked, generation: number, outcome: Outcome): JoinResult | "again" {
+    const current = checked.sessionId === undefined
+    if (Exit.isSuccess(outcome)) {
+      return current && this.generation !== generation ? "again" : outcome.value
+    }
+    const failure = Cause.findErrorOption(outcome.cause)
+    if (failure._tag === "None") return "interrupted"
+    if (!(failure.value instanceof SessionEnded)) return failure.value
+    return current ? "again" : new NotSignedInError({ sessionId: checked.sessionId })
   }
 
   private startFlight(key: string, request: TokenRequest): Flight {
