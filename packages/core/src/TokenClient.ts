@@ -37,7 +37,7 @@ import {
   type TokenWatcher,
   type WatchOptions,
 } from "./internal/engine.ts"
-import { layerUnrefClock as unrefClockLayer } from "./internal/clock.ts"
+import { layerUnrefClock as unrefClockLayer, unrefClock } from "./internal/clock.ts"
 import { type CallOptions, checkCall, checkConfig, type Config } from "./internal/options.ts"
 import * as Lifecycle from "./Lifecycle.ts"
 import type { Token } from "./Token.ts"
@@ -101,13 +101,20 @@ export const make = (
   Effect.gen(function* () {
     const resolved = checkConfig(config)
     if (resolved instanceof InvalidOptionsError) return yield* resolved
+    // Effect's default clock does not unref its timers; unless the context
+    // chose a clock (TestClock, the user's), tok's timers never hold a Node
+    // process open (DESIGN §2.7).
+    const ambient = yield* Effect.context<never>()
+    const chosen = Context.getOrUndefined(ambient, Clock.Clock)
+    const clock = chosen ?? unrefClock
+    const context = chosen === undefined ? Context.add(ambient, Clock.Clock, unrefClock) : ambient
     const engine = new Engine({
       config: resolved,
       source: yield* TokenSource,
       cache: yield* TokenCache.TokenCache,
       lifecycle: yield* Lifecycle.Lifecycle,
-      clock: yield* Clock.Clock,
-      context: yield* Effect.context<never>(),
+      clock,
+      context,
     })
     yield* Effect.addFinalizer(() => Effect.sync(() => engine.dispose()))
     return TokenClient.of({

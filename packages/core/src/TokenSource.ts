@@ -14,6 +14,7 @@
  */
 import { Clock, Context, Data, Effect, Layer } from "effect"
 import { redact, sanitizeCode } from "./internal/redact.ts"
+import { InvalidOptionsError } from "./TokenError.ts"
 
 /** What a source is asked for. `organizationId` is absent for "no organization". */
 export interface TokenRequest {
@@ -72,7 +73,7 @@ export interface FrontendApiOptions {
  * with `organization_id` as a form field; answers `{ "object": "token", "jwt": "…" }`.
  */
 export const clerkFrontendApi = (options: FrontendApiOptions): Layer.Layer<TokenSource> =>
-  httpSource(options.baseUrl, "/v1/client/sessions/", {
+  httpSource(checkBaseUrl(options), "/v1/client/sessions/", {
     credentials: options.credentials ?? "include",
   })
 
@@ -88,10 +89,24 @@ export interface BackendApiOptions {
  * Clerk's Backend API, for servers: `POST {baseUrl}/v1/sessions/{sessionId}/tokens[/{template}]`
  * with `Authorization: Bearer <secretKey>`.
  */
-export const clerkBackendApi = (options: BackendApiOptions): Layer.Layer<TokenSource> =>
-  httpSource(options.baseUrl, "/v1/sessions/", {
+export const clerkBackendApi = (options: BackendApiOptions): Layer.Layer<TokenSource> => {
+  const baseUrl = checkBaseUrl(options)
+  if (typeof options.secretKey !== "string" || options.secretKey.length === 0) {
+    throw new InvalidOptionsError({ detail: "secretKey must be a non-empty string" })
+  }
+  return httpSource(baseUrl, "/v1/sessions/", {
     headers: { Authorization: `Bearer ${options.secretKey}` },
   })
+}
+
+/** The options' `baseUrl`, if it is an http(s) URL; throws `InvalidOptionsError` otherwise. */
+const checkBaseUrl = (options: unknown): string => {
+  const baseUrl = (options as { baseUrl?: unknown } | null | undefined)?.baseUrl
+  if (typeof baseUrl === "string" && /^https?:\/\//i.test(baseUrl) && URL.canParse(baseUrl)) {
+    return baseUrl
+  }
+  throw new InvalidOptionsError({ detail: "baseUrl must be an http(s) URL" })
+}
 
 /** Answers larger than this are refused rather than read into memory. */
 const MAX_BODY_BYTES = 1024 * 1024

@@ -35,7 +35,7 @@ describe("§2.7 nothing leaks: a Node process", () => {
     })
   }, 15_000)
 
-  it("on the Effect API exits on its own with TokenClient.layerUnrefClock", async () => {
+  it("on the Effect API (TokenClient.layer, no clock chosen) exits on its own", async () => {
     expect(await run("effect-exits-on-its-own.ts")).toEqual({
       code: 0,
       stderr: "",

@@ -173,7 +173,14 @@ export class Engine {
   /** The cache key of the current session's plain token, when there is one. */
   private defaultKey: string | undefined
 
+  /** The flight each key's callers join (the latest one started). */
   private readonly flights = new Map<string, Flight>()
+  /**
+   * Every flight still running, joinable or not: a `skipCache` flight takes
+   * over its key in `flights`, and sign-out and `invalidate` must still fence
+   * the older one.
+   */
+  private readonly live = new Set<Flight>()
   /** Which request each cached token came from (its `Flight.seq`). */
   private readonly origins = new WeakMap<Token.Token, number>()
   private requestSeq = 0
@@ -338,6 +345,7 @@ export class Engine {
       fiber: undefined,
     }
     this.flights.set(key, flight)
+    this.live.add(flight)
     let attempts = 0
     const attempt = Effect.suspend(() => {
       attempts++
@@ -369,6 +377,7 @@ export class Engine {
     attempts: number,
   ): void {
     if (this.flights.get(flight.key) === flight) this.flights.delete(flight.key)
+    this.live.delete(flight)
     if (Deferred.isDoneUnsafe(flight.deferred)) return
     if (Exit.isSuccess(exit)) {
       const made = Token.make(exit.value, flight.request, this.clock.currentTimeMillisUnsafe())
@@ -401,7 +410,13 @@ export class Engine {
    */
   private store(key: string, token: Token.Token, seq: number): void {
     const existing = this.cache.get(key)
-    if (existing !== undefined && (this.origins.get(existing) ?? 0) > seq) return
+    if (existing !== undefined) {
+      if ((this.origins.get(existing) ?? 0) > seq) return
+      // A token too short-lived to be answered from the cache never evicts one that is.
+      const now = this.clock.currentTimeMillisUnsafe()
+      const buffer = this.config.bufferMillis
+      if (now + buffer < existing.expiresAt && now + buffer >= token.expiresAt) return
+    }
     const cached: Token.Token = { ...token, source: "cache" }
     this.origins.set(cached, seq)
     this.cache.set(key, cached)
@@ -430,8 +445,16 @@ export class Engine {
         : undefined
     const ended = previous === null ? [] : this.dropSession(previous)
     for (const watch of [...this.watches.values()]) watch.onSessionChange()
-    for (const listener of [...this.sessionListeners]) listener(sessionId)
     this.endFlights(ended)
+    for (const listener of [...this.sessionListeners]) {
+      // A listener that changed the session again has had everyone told already.
+      if (this.sessionId !== sessionId) break
+      try {
+        listener(sessionId)
+      } catch (error) {
+        reportListenerError(error)
+      }
+    }
   }
 
   /** A 401 for `sessionId`: sign it out. */
@@ -445,15 +468,15 @@ export class Engine {
     for (const [key, token] of [...this.cache.entries()]) {
       if (token.sessionId === sessionId) this.cache.delete(key)
     }
-    const ended: Array<Flight> = []
-    for (const [key, flight] of [...this.flights]) {
-      if (flight.request.sessionId === sessionId) {
-        flight.fenced = true
-        this.flights.delete(key)
-        ended.push(flight)
-      }
-    }
+    const ended = [...this.live].filter((flight) => flight.request.sessionId === sessionId)
+    for (const flight of ended) this.fence(flight)
     return ended
+  }
+
+  /** Its late result is not cached, and new callers no longer join it. */
+  private fence(flight: Flight): void {
+    flight.fenced = true
+    if (this.flights.get(flight.key) === flight) this.flights.delete(flight.key)
   }
 
   private endFlights(flights: ReadonlyArray<Flight>): void {
@@ -477,11 +500,8 @@ export class Engine {
     for (const [key, token] of [...this.cache.entries()]) {
       if (matches(token)) this.cache.delete(key)
     }
-    for (const [key, flight] of [...this.flights]) {
-      if (matches(flight.request)) {
-        flight.fenced = true
-        this.flights.delete(key)
-      }
+    for (const flight of [...this.live]) {
+      if (matches(flight.request)) this.fence(flight)
     }
     for (const watch of [...this.watches.values()]) {
       const request = watch.request()
@@ -535,7 +555,7 @@ export class Engine {
   activity(): Activity {
     return {
       fibers: this.fibers.size,
-      requests: this.flights.size,
+      requests: this.live.size,
       watchedKeys: this.watches.size,
       cachedTokens: this.cache.size(),
     }
@@ -667,22 +687,33 @@ class Watch {
 
   getSnapshot(): Token.TokenState {
     if (this.fiber === undefined) this.mirrorCache()
+    const next = this.expiredState()
+    if (next === undefined) return this.state
+    // A timer was late (sleeping laptop, throttled tab): never show an expired token.
+    this.state = next
+    if (this.fiber !== undefined) {
+      queueMicrotask(() => {
+        if (this.state === next) this.notify(next)
+      })
+      if (this.engine.config.autoRefresh) this.poke(false)
+    }
+    return next
+  }
+
+  /** The state without its token once that token has expired; `undefined` while it is valid. */
+  private expiredState(): Token.TokenState | undefined {
     const state = this.state
     const token = tokenOf(state)
-    if (token !== undefined && this.engine.clock.currentTimeMillisUnsafe() >= token.expiresAt) {
-      // A timer was late (sleeping laptop, throttled tab): never show an expired token.
-      const next: Token.TokenState =
-        state.status === "error" ? { status: "error", error: state.error } : LOADING
-      this.state = next
-      if (this.fiber !== undefined) {
-        queueMicrotask(() => {
-          if (this.state === next) this.notify(next)
-        })
-        if (this.engine.config.autoRefresh) this.poke(false)
-      }
-      return next
+    if (token === undefined || this.engine.clock.currentTimeMillisUnsafe() < token.expiresAt) {
+      return undefined
     }
-    return state
+    return state.status === "error" ? { status: "error", error: state.error } : LOADING
+  }
+
+  /** In the refresher: an expired token leaves the state, and subscribers are told. */
+  private dropExpired(): void {
+    const next = this.expiredState()
+    if (next !== undefined) this.setState(next)
   }
 
   /** Without a refresher nobody updates the state: follow the session and the cache. */
@@ -838,7 +869,8 @@ class Watch {
             const failure = Cause.findErrorOption(cause)
             if (failure._tag === "None") return "failed" as const
             const error = failure.value
-            if (error._tag === "NotSignedInError" && this.checked.sessionId === undefined) {
+            // The session has ended (the current one, or the one this key names).
+            if (error._tag === "NotSignedInError") {
               this.setState(SIGNED_OUT)
               return "signed-out" as const
             }
@@ -874,7 +906,9 @@ class Watch {
   private sleepUntil(at: number): Effect.Effect<void> {
     return Effect.suspend(() => {
       if (this.poked) return Effect.void
-      const millis = Math.ceil(at - this.engine.clock.currentTimeMillisUnsafe())
+      // Wake when the token shown expires too, to stop showing it (and say so).
+      const expiry = this.validToken()?.expiresAt ?? Infinity
+      const millis = Math.ceil(Math.min(at, expiry) - this.engine.clock.currentTimeMillisUnsafe())
       if (millis <= 0) return Effect.void
       const wake = Deferred.makeUnsafe<void>()
       this.wake = wake
@@ -895,8 +929,10 @@ class Watch {
       const engine = this.engine
       const auto = engine.config.autoRefresh
       let first = true
+      let hadToken = false
       for (;;) {
         this.poked = false
+        this.dropExpired()
         const force = this.force
         this.force = false
         if (this.request() === undefined) {
@@ -910,6 +946,7 @@ class Watch {
         // A token still valid but inside the buffer (or too short-lived to be
         // cached) is refreshed on its plan rather than at once.
         const current = cached ?? this.validToken()
+        if (current !== undefined) hadToken = true
         const now = engine.clock.currentTimeMillisUnsafe()
         const plan = current !== undefined && auto ? yield* this.planFor(current) : Infinity
         const due = force || (current === undefined ? first || auto : now >= plan)
@@ -918,8 +955,8 @@ class Watch {
           yield* this.sleepUntil(plan)
           continue
         }
-        if (!force && current !== undefined && !engine.lifecycle.isActive()) {
-          // Hidden or offline with a token in hand: wait for a resume event.
+        if (!force && hadToken && !engine.lifecycle.isActive()) {
+          // Hidden or offline once a token was had: wait for a resume event.
           yield* this.sleepUntil(Infinity)
           continue
         }

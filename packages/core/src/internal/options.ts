@@ -63,7 +63,17 @@ const pathSegmentProblem = (id: string, name: string): string | undefined => {
   if (id.length === 0) return `${name} must not be empty`
   if (id === "." || id === "..") return `${name} must not be "." or ".."`
   if (id.length > 512) return `${name} is longer than 512 characters`
+  if (hasControlCharacter(id)) return `${name} must not contain control characters`
   return undefined
+}
+
+/** Control characters: never in an id (the cache key's separator is one). */
+const hasControlCharacter = (text: string): boolean => {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i)
+    if (code < 0x20 || code === 0x7f) return true
+  }
+  return false
 }
 
 /** Checks a session id the client is about to use. */
@@ -107,6 +117,9 @@ export const checkCall = (
   }
   if (organizationId !== undefined && organizationId.length > 512) {
     return new InvalidOptionsError({ detail: "organizationId is longer than 512 characters" })
+  }
+  if (organizationId !== undefined && hasControlCharacter(organizationId)) {
+    return new InvalidOptionsError({ detail: "organizationId must not contain control characters" })
   }
   if (skipCache !== undefined && typeof skipCache !== "boolean") {
     return new InvalidOptionsError({ detail: "skipCache must be a boolean" })
