@@ -110,14 +110,18 @@ export const useToken = (
   let live = instance === null && typeof window !== "undefined"
 
   const subscribe = () => {
-    unsubscribe?.()
+    // The new key first, then let go of the old one: when both are the same
+    // shared watcher, it is never left without subscribers (no refetch).
+    const previous = unsubscribe
     unsubscribe = undefined
-    if (watcher === undefined || !live || disposed) return
-    const current = watcher
-    unsubscribe = current.subscribe((next) => {
-      if (watcher === current) state.value = next
-    })
-    state.value = current.getSnapshot()
+    if (watcher !== undefined && live && !disposed) {
+      const current = watcher
+      unsubscribe = current.subscribe((next) => {
+        if (watcher === current) state.value = next
+      })
+      state.value = current.getSnapshot()
+    }
+    previous?.()
   }
 
   watch(

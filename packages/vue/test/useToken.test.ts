@@ -120,6 +120,23 @@ describe("useToken in a component", () => {
     wrapper.unmount()
   })
 
+  it("an option change to the same key (the default buffer spelled out) keeps the watcher: no loading flash, no refetch", async () => {
+    // Without background refresh, a token inside the buffer stays shown until it expires.
+    await client.dispose()
+    client = createTokenClient({ source: source.layer, session: "sess_1", autoRefresh: false })
+    const options = ref<WatchOptions>({})
+    const { wrapper, result } = mountWithToken(options)
+    await settle()
+    const shown = result().token.value
+    await vi.advanceTimersByTimeAsync(55_000) // inside the 10 s buffer, still valid
+    options.value = { expirationBuffer: 10 }
+    await settle()
+    expect(source.requests).toHaveLength(1)
+    expect(result().status.value).toBe("ready")
+    expect(result().token.value).toBe(shown)
+    wrapper.unmount()
+  })
+
   it("moves to the new key when a getter's dependencies change", async () => {
     client.setSession("sess_1")
     const org = ref("org_1")
