@@ -3,6 +3,7 @@
 import { readFileSync, writeFileSync } from "node:fs"
 import os from "node:os"
 import { all, pick } from "./measure.mjs"
+import { verdict } from "./verdict.mjs"
 
 const budgets = JSON.parse(readFileSync(new URL("./budgets.json", import.meta.url), "utf8"))
 const results = await all((what) => console.error(`[bench] ${what}…`))
@@ -67,9 +68,9 @@ for (const row of rows) console.log(line(row))
 
 const verdicts = {}
 for (const [kind, entries] of Object.entries(budgets).filter(([k]) => k !== "$comment")) {
-  for (const [path, { max }] of Object.entries(entries)) {
+  for (const [path, budget] of Object.entries(entries)) {
     const value = pick(results, path)
-    verdicts[path] = { kind, value, max, ok: typeof value === "number" && value <= max }
+    verdicts[path] = { kind, value, ...verdict(value, budget) }
   }
 }
 const over = Object.entries(verdicts).filter(([, v]) => !v.ok)
