@@ -24,7 +24,7 @@ import {
   tokenRequests,
   type ApiAnswer,
   type RequestCounts,
-} from "./demo.ts"
+} from "@tok/demo-shared"
 
 /**
  * The demo page. The application's `TokenService` watches the session token,

@@ -9,8 +9,8 @@ import { bootstrapApplication } from "@angular/platform-browser"
 import { clerkFrontendApi, createTokenClient, provideTok, tokInterceptor } from "@tok/angular"
 import { App } from "./app.ts"
 import { DEMO_CONFIG } from "./app.config.ts"
-import { loadConfig } from "./demo.ts"
-import "./style.css"
+import { loadConfig } from "@tok/demo-shared"
+import "@tok/demo-shared/style.css"
 
 try {
   const config = await loadConfig()

@@ -11,22 +11,7 @@ import {
 } from "@tok/angular"
 import { App } from "../src/app.ts"
 import { DEMO_CONFIG } from "../src/app.config.ts"
-import { parseConfig } from "../src/demo.ts"
-
-const base64url = (value: unknown) =>
-  btoa(JSON.stringify(value)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "")
-/** A JWT as the token server would sign it (the page never checks signatures). */
-const jwtFor = (sessionId: string, template?: string) => {
-  const iat = Math.floor(Date.now() / 1000)
-  const claims = { sub: "user_alice", sid: sessionId, iat, exp: iat + 60, tpl: template }
-  return `${base64url({ alg: "RS256" })}.${base64url(claims)}.c2ln`
-}
-
-const config = parseConfig({
-  tokenServer: "http://127.0.0.1:9",
-  api: "http://127.0.0.1:8",
-  templates: ["supabase", "hasura"],
-})
+import { fakeTokenServer, jwtFor, testConfig as config } from "@tok/demo-shared/testing"
 
 /** Waits (up to 2 s) until `probe` returns something, rendering as it goes. */
 const until = async <A>(fixture: ComponentFixture<App>, probe: () => A | null | undefined) => {
@@ -43,10 +28,8 @@ describe("the Angular demo page", () => {
   let client: TokClient
 
   beforeEach(() => {
-    // The page polls the token server's counters: answer them here.
-    vi.stubGlobal("fetch", async () =>
-      Response.json({ tokenRequests: 2, sessions: { sess_1: { tokenRequests: 1 } } }),
-    )
+    // The token server the page calls (it polls the counters), faked.
+    vi.stubGlobal("fetch", fakeTokenServer().fetch)
     client = createTokenClient({
       source: fromFunction(async (request) => jwtFor(request.sessionId, request.template)),
     })

@@ -1,11 +1,12 @@
 /**
  * Everything the demo page needs besides tok itself: its config, the token
  * server's sign-in, sign-out and stats routes, demo-api, and the words and
- * numbers it shows. Framework-free, and the same file in the three demo apps
- * (only the adapter it imports from differs), so each app stands alone.
+ * numbers it shows. Framework-free: the three demo apps import it (and
+ * `@tok/demo-shared/style.css`) from here. It depends on `@tok/core` alone —
+ * the API each adapter re-exports — and never on an adapter.
  * @module
  */
-import { Token, type TokenError, type TokenState } from "@tok/vue"
+import { Token, type TokenError, type TokenState } from "@tok/core"
 
 /** What `/config.json` (served by `./tools/run demo`) tells the page. */
 export interface DemoConfig {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { NotSignedInError, TemplateNotFoundError, TokenUnavailableError } from "@tok/vue"
+import { NotSignedInError, TemplateNotFoundError, TokenUnavailableError } from "@tok/core"
 import {
   callApi,
   claimRows,

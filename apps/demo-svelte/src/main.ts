@@ -5,8 +5,8 @@
 import { mount } from "svelte"
 import { clerkFrontendApi, createTokenClient } from "@tok/svelte"
 import App from "./App.svelte"
-import { loadConfig } from "./demo.ts"
-import "./style.css"
+import { loadConfig } from "@tok/demo-shared"
+import "@tok/demo-shared/style.css"
 
 const root = document.querySelector<HTMLElement>("#app")!
 try {

@@ -5,8 +5,8 @@
 import { createApp } from "vue"
 import { clerkFrontendApi, createTok, createTokenClient } from "@tok/vue"
 import App from "./App.vue"
-import { loadConfig } from "./demo.ts"
-import "./style.css"
+import { loadConfig } from "@tok/demo-shared"
+import "@tok/demo-shared/style.css"
 
 const root = document.querySelector<HTMLElement>("#app")!
 try {
