@@ -11,6 +11,7 @@ import {
   maxLifetimeSeconds,
   parseTemplates,
   renderClaims,
+  setClaim,
   type TokenTemplate,
   type TokenTemplates,
 } from "./templates.ts"
@@ -67,13 +68,21 @@ export const checkLifetime = (seconds: unknown, where: string): number => {
   return seconds
 }
 
+/** At most this many sessions are kept; signing in beyond forgets ended ones first, then the oldest. */
+export const maxSessions = 10_000
+/** At most this many templates; adding more is refused. */
+export const maxTemplates = 1_000
+
 /** Sessions, templates and the signing of tokens for one server. */
 export class Authority {
   /** The `iss` of every token: the server's URL, known once it listens. */
   issuer = ""
   readonly #key: SigningKey
   readonly #now: () => number
+  /** In the order they started: the first is the oldest. */
   readonly #sessions = new Map<string, DevSession>()
+  /** Ids of the ended sessions kept, in the order they ended. */
+  readonly #ended = new Set<string>()
   readonly #templates: Map<string, TokenTemplate>
   #tokenLifetime: number
 
@@ -86,7 +95,8 @@ export class Authority {
     this.#key = options.key
     this.#now = options.now
     this.#tokenLifetime = checkLifetime(options.tokenLifetime, "tokenLifetime")
-    this.#templates = new Map(Object.entries(parseTemplates(options.templates)))
+    this.#templates = new Map()
+    this.setTemplates(options.templates)
   }
 
   /** The public keys. */
@@ -108,6 +118,13 @@ export class Authority {
       created_at: at,
       updated_at: at,
     }
+    if (this.#sessions.size >= maxSessions) {
+      const evicted = this.#ended.values().next().value ?? this.#sessions.keys().next().value
+      if (evicted !== undefined) {
+        this.#sessions.delete(evicted)
+        this.#ended.delete(evicted)
+      }
+    }
     this.#sessions.set(session.id, session)
     return session
   }
@@ -118,6 +135,7 @@ export class Authority {
     if (!session || session.status === "ended") return session
     const ended: DevSession = { ...session, status: "ended", updated_at: this.#now() }
     this.#sessions.set(sessionId, ended)
+    this.#ended.add(sessionId)
     return ended
   }
 
@@ -129,6 +147,7 @@ export class Authority {
   /** Forgets every session. */
   clearSessions(): void {
     this.#sessions.clear()
+    this.#ended.clear()
   }
 
   /** A template by name. */
@@ -141,11 +160,16 @@ export class Authority {
     return Object.fromEntries(this.#templates)
   }
 
-  /** Adds or replaces templates by name; throws on a bad one, changing nothing. */
+  /** Adds or replaces templates by name; throws on a bad one or too many, changing nothing. */
   setTemplates(input: TokenTemplates): void {
-    for (const [name, template] of Object.entries(parseTemplates(input))) {
-      this.#templates.set(name, template)
+    const parsed = Object.entries(parseTemplates(input))
+    const added = parsed.filter(([name]) => !this.#templates.has(name)).length
+    if (this.#templates.size + added > maxTemplates) {
+      throw new Error(
+        `templates: at most ${maxTemplates} templates (there are ${this.#templates.size})`,
+      )
     }
+    for (const [name, template] of parsed) this.#templates.set(name, template)
   }
 
   /** The session token lifetime (s), and the default of templates without their own. */
@@ -164,23 +188,30 @@ export class Authority {
   sign(session: DevSession, template: TokenTemplate | undefined, request: SignRequest) {
     const iat = Math.floor((this.#now() + request.clockSkewSeconds * 1000) / 1000)
     const lifetime = request.lifetime ?? template?.lifetime ?? this.#tokenLifetime
-    const claims: Record<string, unknown> = {
-      sub: session.user_id,
-      sid: session.id,
-      ...(request.origin === undefined ? {} : { azp: request.origin }),
-      ...(request.organizationId === undefined ? {} : { org_id: request.organizationId }),
-      ...(template?.audience === undefined ? {} : { aud: template.audience }),
-      ...renderClaims(template?.claims, {
-        userId: session.user_id,
-        sessionId: session.id,
-        organizationId: request.organizationId,
-      }),
-      iss: this.issuer,
-      iat,
-      nbf: iat,
-      ...(request.noExp ? {} : { exp: iat + lifetime }),
-      jti: randomUUID().replaceAll("-", ""),
-    }
+    // The template's claims first; the server's own (identity and registered) then
+    // win, though templates cannot name those (see `parseTemplates`).
+    const claims = renderClaims(template?.claims, {
+      userId: session.user_id,
+      sessionId: session.id,
+      organizationId: request.organizationId,
+    })
+    const own: [string, unknown][] = [
+      ["sub", session.user_id],
+      ["sid", session.id],
+      ...(request.origin === undefined ? [] : [["azp", request.origin] as [string, unknown]]),
+      ...(request.organizationId === undefined
+        ? []
+        : [["org_id", request.organizationId] as [string, unknown]]),
+      ...(template?.audience === undefined
+        ? []
+        : [["aud", template.audience] as [string, unknown]]),
+      ["iss", this.issuer],
+      ["iat", iat],
+      ["nbf", iat],
+      ...(request.noExp ? [] : [["exp", iat + lifetime] as [string, unknown]]),
+      ["jti", randomUUID().replaceAll("-", "")],
+    ]
+    for (const [name, value] of own) setClaim(claims, name, value)
     return new SignJWT(claims)
       .setProtectedHeader({ alg: "RS256", kid: this.#key.kid, typ: "JWT" })
       .sign(this.#key.privateKey)

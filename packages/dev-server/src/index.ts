@@ -31,3 +31,4 @@ export {
   type MalformedBody,
 } from "./faults.ts"
 export type { DevServerStats } from "./stats.ts"
+export { redact } from "./internal/http.ts"

@@ -56,6 +56,13 @@ export interface DevServerOptions {
    * Default: any `http(s)://localhost`, `127.0.0.1` or `[::1]` origin, on any port.
    */
   readonly corsOrigins?: readonly string[]
+  /**
+   * Names accepted in the `Host` header (on any port), e.g. `["devbox.lan"]`; `["*"]` accepts any.
+   * Default: bound to a loopback address (`127.0.0.1`, `localhost`, `::1`), only `127.0.0.1`,
+   * `localhost` and `[::1]`, so a page on a DNS-rebound name cannot reach the server; bound
+   * elsewhere, any. Others are answered 403 `host_not_allowed`.
+   */
+  readonly allowedHosts?: readonly string[]
   /** Faults in force from the start. */
   readonly faults?: FaultSettings
   /** Largest request body accepted, in bytes; default 65536 (larger: 413). */
@@ -147,6 +154,41 @@ const corsPolicy = (origins: readonly string[] | undefined): CorsPolicy => {
   return { kind: "list", origins: set }
 }
 
+const loopbackNames = ["127.0.0.1", "localhost", "[::1]"]
+
+const isLoopback = (host: string): boolean =>
+  host === "localhost" || host === "::1" || host === "[::1]" || /^127(\.\d{1,3}){3}$/.test(host)
+
+/** The accepted `Host` names (canonical: lower case, IPv6 in brackets), or `undefined` for any. */
+const hostPolicy = (
+  allowedHosts: readonly string[] | undefined,
+  host: string,
+): ReadonlySet<string> | undefined => {
+  if (allowedHosts === undefined) return isLoopback(host) ? new Set(loopbackNames) : undefined
+  if (allowedHosts.includes("*")) return undefined
+  return new Set(
+    allowedHosts.map((name) => {
+      const lower = name.toLowerCase()
+      if (lower === "" || /[\s/]/.test(lower)) {
+        throw new Error(`allowedHosts: "${name}" is not a host name`)
+      }
+      return lower.includes(":") && !lower.startsWith("[") ? `[${lower}]` : lower
+    }),
+  )
+}
+
+/** The name of a `Host` header without its port, lower case; `undefined` if absent. */
+const hostName = (header: string | undefined): string | undefined => {
+  if (header === undefined) return undefined
+  const lower = header.trim().toLowerCase()
+  if (lower.startsWith("[")) return lower.slice(0, lower.indexOf("]") + 1)
+  const colon = lower.indexOf(":")
+  return colon === -1 ? lower : lower.slice(0, colon)
+}
+
+/** Methods a browser may send cross-origin without a preflight but that change nothing here. */
+const safeMethods = new Set(["GET", "HEAD", "OPTIONS"])
+
 /**
  * Starts a dev token server and resolves once it listens.
  * @example
@@ -175,6 +217,7 @@ export const startDevServer = async (options: DevServerOptions = {}): Promise<De
   const now = options.now ?? Date.now
   const log = options.log
   const policy = corsPolicy(options.corsOrigins)
+  const hosts = hostPolicy(options.allowedHosts, host)
   const faults = new FaultController(now)
   if (options.faults) faults.apply(options.faults)
   const authority = new Authority({
@@ -209,6 +252,20 @@ export const startDevServer = async (options: DevServerOptions = {}): Promise<De
     allowed: boolean,
   ): Promise<Reply> => {
     const method = req.method ?? "GET"
+    // DNS rebinding: a page on evil.example resolving to 127.0.0.1 sends `Host: evil.example`.
+    const name = hostName(req.headers.host)
+    if (hosts !== undefined && name !== undefined && !hosts.has(name)) {
+      throw new HttpError(403, "host_not_allowed", "This Host may not call the server.", {
+        longMessage: "Call it as 127.0.0.1, localhost or [::1], or start it with --allowed-host.",
+      })
+    }
+    // A "simple" cross-origin request (form, text/plain) is sent without a preflight:
+    // refuse it before it changes anything, as CORS would refuse its preflight.
+    if (!safeMethods.has(method) && req.headers.origin !== undefined && !allowed) {
+      throw new HttpError(403, "origin_not_allowed", "This origin may not call the server.", {
+        longMessage: "Start the server with --cors-origin <origin> to allow it.",
+      })
+    }
     if (method === "OPTIONS") {
       if (origin !== undefined && req.headers["access-control-request-method"] !== undefined) {
         if (!allowed) {
@@ -246,7 +303,8 @@ export const startDevServer = async (options: DevServerOptions = {}): Promise<De
           origin,
           body: () =>
             (body ??= readBody(req, maxBodyBytes).then((raw) =>
-              parseBody(raw, req.headers["content-type"]),
+              // The admin API takes JSON only: no form or text/plain "simple" request changes it.
+              parseBody(raw, req.headers["content-type"], route.pattern.startsWith("/__tok/")),
             )),
         }
         return route.handler(context, params)

@@ -14,7 +14,7 @@ export interface DevServerStats {
   readonly tokensIssued: number
   /** Requests by route, keyed `"METHOD /pattern"` (e.g. `"POST /v1/client/sessions/:sid/tokens"`); `"unmatched"` for the rest. */
   readonly routes: { readonly [route: string]: number }
-  /** Token requests and issued tokens by session id (as named in the path). */
+  /** Token requests and issued tokens by session id, for sessions the server has (had) only. */
   readonly sessions: {
     readonly [sessionId: string]: { readonly tokenRequests: number; readonly tokensIssued: number }
   }
@@ -46,9 +46,10 @@ export class StatsRecorder {
     this.#routes.set(route, (this.#routes.get(route) ?? 0) + 1)
   }
 
-  /** Counts a token request for a session. */
-  tokenRequest(sessionId: string): void {
+  /** Counts a token request; for its session too when `known` (the server has that session). */
+  tokenRequest(sessionId: string, known: boolean): void {
     this.#tokenRequests += 1
+    if (!known) return
     const entry = this.#session(sessionId)
     if (entry) entry.tokenRequests += 1
   }
@@ -77,6 +78,12 @@ export class StatsRecorder {
       ),
       faults: { ...this.#faults },
     }
+  }
+
+  /** One session's counts (zeros if none were counted). */
+  session(sessionId: string): { readonly tokenRequests: number; readonly tokensIssued: number } {
+    const entry = this.#sessions.get(sessionId)
+    return { tokenRequests: entry?.tokenRequests ?? 0, tokensIssued: entry?.tokensIssued ?? 0 }
   }
 
   /** Sets every counter to zero. */

@@ -19,7 +19,10 @@ export interface TokenTemplate {
   readonly lifetime?: number
   /** The `aud` claim. */
   readonly audience?: string | readonly string[]
-  /** Extra claims; `iss`, `iat`, `nbf`, `exp` and `jti` are the server's and cannot be set. */
+  /**
+   * Extra claims; `iss`, `iat`, `nbf`, `exp`, `jti` and the identity claims `sub`, `sid`,
+   * `azp` and `org_id` are the server's and cannot be set.
+   */
   readonly claims?: { readonly [claim: string]: JsonValue }
 }
 
@@ -57,8 +60,12 @@ export const defaultTemplates: TokenTemplates = {
   },
 }
 
-/** Claims the server sets itself; a template may not. */
-const reservedClaims = new Set(["iss", "iat", "nbf", "exp", "jti"])
+/**
+ * Claims the server sets itself; a template may not: the registered ones, and the
+ * identity claims (who and which session, party and organization the token is for),
+ * or a template could make a token for another user.
+ */
+const reservedClaims = new Set(["iss", "iat", "nbf", "exp", "jti", "sub", "sid", "azp", "org_id"])
 const shortcodes = new Set(["user.id", "session.id", "org.id"])
 const shortcodePattern = /\{\{\s*([A-Za-z_.]+)\s*\}\}/g
 const wholeShortcode = /^\{\{\s*([A-Za-z_.]+)\s*\}\}$/
@@ -177,6 +184,20 @@ const lookup = (code: string, context: ClaimContext): string | undefined =>
         ? context.organizationId
         : undefined
 
+/** An object for claims: no prototype, so every name (even `__proto__`) is a plain key. */
+export const claimObject = (): Record<string, unknown> =>
+  Object.create(null) as Record<string, unknown>
+
+/** Sets a claim as an own, enumerable property, whatever its name. */
+export const setClaim = (claims: Record<string, unknown>, name: string, value: unknown): void => {
+  Object.defineProperty(claims, name, {
+    value,
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  })
+}
+
 /** Marks a value to leave out of its object or array. */
 const omit = Symbol("omit")
 
@@ -190,10 +211,10 @@ const fill = (value: JsonValue, context: ClaimContext): unknown => {
     return value.map((item: JsonValue) => fill(item, context)).filter((item) => item !== omit)
   }
   if (value !== null && typeof value === "object") {
-    const out: Record<string, unknown> = {}
+    const out = claimObject()
     for (const [key, item] of Object.entries(value)) {
       const filled = fill(item, context)
-      if (filled !== omit) out[key] = filled
+      if (filled !== omit) setClaim(out, key, filled)
     }
     return out
   }
@@ -204,4 +225,5 @@ const fill = (value: JsonValue, context: ClaimContext): unknown => {
 export const renderClaims = (
   claims: { readonly [claim: string]: JsonValue } | undefined,
   context: ClaimContext,
-): Record<string, unknown> => (claims ? (fill(claims, context) as Record<string, unknown>) : {})
+): Record<string, unknown> =>
+  claims ? (fill(claims, context) as Record<string, unknown>) : claimObject()

@@ -4,7 +4,8 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { decodeJwt } from "jose"
-import { afterAll, afterEach, describe, expect, it } from "vitest"
+import { afterAll, afterEach, describe, expect, it, vi } from "vitest"
+import { main } from "../src/internal/cli.ts"
 import { errorCode, jwtOf, post, request } from "./helpers.ts"
 
 const packageDir = fileURLToPath(new URL("..", import.meta.url))
@@ -93,6 +94,35 @@ describe("tok-dev-server", () => {
     run.child.kill("SIGINT")
     expect(await run.exit(5_000)).toBe(0)
     expect(await held).toBe("cut off")
+  })
+
+  it("exits 0 on SIGINT followed by SIGTERM while stopping (Ctrl-C under a supervisor)", async () => {
+    const before = {
+      SIGINT: new Set(process.listeners("SIGINT")),
+      SIGTERM: new Set(process.listeners("SIGTERM")),
+    }
+    const added = (signal: "SIGINT" | "SIGTERM") =>
+      process.listeners(signal).filter((listener) => !before[signal].has(listener))
+    const exit = vi.spyOn(process, "exit").mockImplementation((() => undefined) as never)
+    let out = ""
+    try {
+      const code = main(["--latency", "30000"], { out: (text) => (out += text), err: () => {} })
+      await vi.waitFor(() => expect(out).toContain("listening on"), { timeout: 5_000 })
+      const [onInt] = added("SIGINT")
+      const [onTerm] = added("SIGTERM")
+      // Both arrive before the stop has finished, as Ctrl-C and a supervisor send them.
+      onInt?.("SIGINT")
+      onTerm?.("SIGTERM")
+      expect(await code).toBe(0)
+      expect(exit).not.toHaveBeenCalled()
+      // A signal after the stop is ignored too, not the default "killed by SIGTERM".
+      expect(added("SIGTERM")).toHaveLength(1)
+    } finally {
+      exit.mockRestore()
+      for (const signal of ["SIGINT", "SIGTERM"] as const) {
+        for (const listener of added(signal)) process.off(signal, listener)
+      }
+    }
   })
 
   it("takes its settings and faults from flags", async () => {

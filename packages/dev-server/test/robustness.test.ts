@@ -56,7 +56,7 @@ describe("malformed and oversized requests get a 4xx, never a 500, and the serve
 
     const declared = await raw(
       server,
-      `POST /v1/client/sessions/${id}/tokens HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n`,
+      `POST /v1/client/sessions/${id}/tokens HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 99999999999\r\n\r\n`,
     )
     expect(rawStatus(declared)).toBe(413)
     await stillServes(server)
@@ -101,14 +101,20 @@ describe("malformed and oversized requests get a 4xx, never a 500, and the serve
     const server = await start()
     const answers = await Promise.all([
       raw(server, "FOO BAR\r\n\r\n"),
-      raw(server, "G@T / HTTP/1.1\r\nHost: x\r\n\r\n"),
+      raw(server, "G@T / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"),
       raw(server, "\x00\x01\x02\x03garbage\r\n\r\n"),
-      raw(server, "GET /%E0%A4%A HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
-      raw(server, "GET /v1/client/sessions/%ZZ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
-      raw(server, "POST /v1/client/sessions HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n"),
+      raw(server, "GET /%E0%A4%A HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"),
       raw(
         server,
-        "POST /v1/client/sessions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        "GET /v1/client/sessions/%ZZ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+      ),
+      raw(
+        server,
+        "POST /v1/client/sessions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: abc\r\n\r\n",
+      ),
+      raw(
+        server,
+        "POST /v1/client/sessions HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
       ),
     ])
     for (const answer of answers) {
@@ -117,7 +123,7 @@ describe("malformed and oversized requests get a 4xx, never a 500, and the serve
     }
     const known = await raw(
       server,
-      "PROPFIND /v1/jwks HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+      "PROPFIND /v1/jwks HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
     )
     expect(rawStatus(known)).toBe(405)
     await stillServes(server)
@@ -127,7 +133,7 @@ describe("malformed and oversized requests get a 4xx, never a 500, and the serve
     const server = await start()
     const res = await raw(
       server,
-      `GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(40_000)}\r\n\r\n`,
+      `GET /.well-known/jwks.json HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ${"a".repeat(40_000)}\r\n\r\n`,
     )
     expect(rawStatus(res)).toBe(431)
     await stillServes(server)
@@ -137,7 +143,7 @@ describe("malformed and oversized requests get a 4xx, never a 500, and the serve
     const server = await start()
     const answer = await raw(
       server,
-      'POST /v1/client/sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"user',
+      'POST /v1/client/sessions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"user',
       200,
     )
     expect(answer).toBe("")

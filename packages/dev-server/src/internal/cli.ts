@@ -27,6 +27,8 @@ Server
   --signing-key <file>     RSA private key, PEM or JWK (default: a fresh key each start)
   --cors-origin <origin>   allow this browser origin; repeat for more; "*" allows any
                            (default: any http(s) origin on localhost, 127.0.0.1, [::1])
+  --allowed-host <name>    accept requests with this Host name; repeat for more; "*" any
+                           (default: bound to loopback, only 127.0.0.1, localhost, [::1])
   --max-body <bytes>       largest request body accepted (default 65536)
   --verbose                log one line per request to stderr
 
@@ -55,6 +57,7 @@ const options = {
   templates: { type: "string" },
   "signing-key": { type: "string" },
   "cors-origin": { type: "string", multiple: true },
+  "allowed-host": { type: "string", multiple: true },
   "max-body": { type: "string" },
   verbose: { type: "boolean" },
   latency: { type: "string" },
@@ -177,6 +180,7 @@ export const parseCommand = (argv: readonly string[], env: NodeJS.ProcessEnv): C
     ...(lifetime === undefined ? {} : { tokenLifetime: lifetime }),
     ...(maxBody === undefined ? {} : { maxBodyBytes: maxBody }),
     ...(values["cors-origin"] === undefined ? {} : { corsOrigins: values["cors-origin"] }),
+    ...(values["allowed-host"] === undefined ? {} : { allowedHosts: values["allowed-host"] }),
     ...(Object.keys(faults).length === 0 ? {} : { faults }),
     ...(values.verbose ? { log: (line: string) => console.error(line) } : {}),
   }
@@ -264,15 +268,15 @@ export const main = async (
 
   const running = server
   return new Promise<number>((resolve) => {
-    let signals = 0
+    let stopping = false
+    // Ctrl-C sends SIGINT, and a supervisor may add SIGTERM: one stop (bounded: it
+    // closes every connection) serves them all, and the exit code stays 0. The
+    // handlers stay until the process exits (they do not keep it alive), so a late
+    // signal is ignored rather than killing the process as it ends.
     const onSignal = () => {
-      signals += 1
-      if (signals > 1) process.exit(1) // a second signal: stop waiting for a clean stop
-      void running.stop().then(() => {
-        process.off("SIGINT", onSignal)
-        process.off("SIGTERM", onSignal)
-        resolve(0)
-      })
+      if (stopping) return
+      stopping = true
+      void running.stop().then(() => resolve(0))
     }
     process.on("SIGINT", onSignal)
     process.on("SIGTERM", onSignal)

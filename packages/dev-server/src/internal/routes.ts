@@ -131,8 +131,13 @@ export const routes = (deps: RouteDeps): Router<Context> => {
     (backend: boolean) =>
     async (context: Context, params: Readonly<Record<string, string>>): Promise<Reply> => {
       const sessionId = params.sid ?? ""
-      stats.tokenRequest(sessionId)
+      // Per-session counts only for sessions this server has: any path segment is no key.
+      stats.tokenRequest(sessionId, authority.session(sessionId) !== undefined)
       const fault = faults.takeTransportFault()
+      // The body is read from the start, while latency runs: a client that goes
+      // meanwhile ends the read at once. Its errors are answered in their turn.
+      const bodyRead = context.body()
+      bodyRead.catch(() => undefined)
       if (faults.latencyMs > 0) {
         stats.fault("delayed")
         applied(context.req, "latency")
@@ -163,7 +168,7 @@ export const routes = (deps: RouteDeps): Router<Context> => {
             })
       }
       if (backend) requireSecret(context.req)
-      const body = await context.body()
+      const body = await bodyRead
       const organizationId = optionalId(body, "organization_id")
       const lifetime = optionalLifetime(body)
       const session = activeSession(sessionId)
@@ -298,7 +303,20 @@ export const routes = (deps: RouteDeps): Router<Context> => {
       },
       false,
     )
-    .on("GET", "/__tok/stats", async () => json(200, stats.snapshot()), false)
+    .on(
+      "GET",
+      "/__tok/stats",
+      async ({ req }) => {
+        const query = new URLSearchParams((req.url ?? "").split("?")[1] ?? "")
+        const sessionId = query.get("session")
+        if (sessionId === null) return json(200, stats.snapshot())
+        if (!isIdentifier(sessionId)) {
+          throw new HttpError(422, "form_param_invalid", "session must be a session id.")
+        }
+        return json(200, { session: sessionId, ...stats.session(sessionId) })
+      },
+      false,
+    )
     .on(
       "POST",
       "/__tok/reset",

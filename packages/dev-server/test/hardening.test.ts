@@ -1,0 +1,263 @@
+/** Leaks, impersonation, cross-site requests and unbounded growth the server must resist. */
+import { connect } from "node:net"
+import { decodeJwt } from "jose"
+import { describe, expect, it } from "vitest"
+import { errorCode, post, raw, rawStatus, request, start } from "./helpers.ts"
+import { parseTemplates } from "../src/templates.ts"
+
+/** Resolves once `check` holds, or fails after `ms`. */
+const eventually = async (check: () => boolean, ms: number, what: string): Promise<void> => {
+  const until = Date.now() + ms
+  while (!check()) {
+    if (Date.now() > until) throw new Error(`not within ${ms} ms: ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+describe("a request cut off during injected latency", () => {
+  it("finishes its handler (no leak) when the client goes mid-body during the latency", async () => {
+    const lines: string[] = []
+    const server = await start({ faults: { latencyMs: 300 }, log: (line) => lines.push(line) })
+    const { id } = server.signIn("user_1")
+    const cut = (afterMs: number) =>
+      new Promise<void>((resolve) => {
+        const socket = connect(server.port, "127.0.0.1", () => {
+          socket.write(
+            `POST /v1/client/sessions/${id}/tokens HTTP/1.1\r\nHost: 127.0.0.1\r\n` +
+              `Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"organiz`,
+          )
+          setTimeout(() => {
+            socket.destroy()
+            resolve()
+          }, afterMs)
+        })
+        socket.on("error", () => undefined)
+      })
+    // Gone during the latency (the body is never complete), and at once.
+    await Promise.all([cut(50), cut(0)])
+    await eventually(
+      () =>
+        lines.filter((line) => line.includes("/tokens") && line.includes("dropped")).length === 2,
+      2_000,
+      `both handlers finish; log: ${JSON.stringify(lines)}`,
+    )
+    // And the server goes on.
+    expect((await post(`${server.url}/v1/client/sessions/${id}/tokens`)).status).toBe(200)
+  })
+})
+
+describe("templates cannot set identity claims", () => {
+  it("refuses sub, sid, azp and org_id in a template's claims, as the registered ones", async () => {
+    for (const claim of ["sub", "sid", "azp", "org_id", "iss", "exp"]) {
+      expect(() => parseTemplates({ evil: { claims: { [claim]: "bob" } } })).toThrow(
+        `template "evil": the claim "${claim}" is set by the server`,
+      )
+    }
+    const server = await start()
+    const res = await post(`${server.url}/__tok/config`, {
+      templates: { evil: { claims: { sub: "user_bob", sid: "sess_bob" } } },
+    })
+    expect(res.status).toBe(422)
+    expect(JSON.stringify(res.body)).toContain('the claim \\"sub\\" is set by the server')
+    expect(server.templates()).not.toHaveProperty("evil")
+    await expect(start({ templates: { evil: { claims: { azp: "x" } } } })).rejects.toThrow(
+      'the claim "azp" is set by the server',
+    )
+  })
+
+  it("a __proto__ claim is a claim of the token like any other", async () => {
+    const server = await start()
+    const templates = JSON.parse(
+      '{ "proto": { "claims": { "__proto__": { "admin": true }, "nested": { "__proto__": 1 } } } }',
+    ) as Parameters<typeof server.setTemplates>[0]
+    server.setTemplates(templates)
+    const { id } = server.signIn("user_1")
+    const payload = decodeJwt(await server.issueToken({ sessionId: id, template: "proto" }))
+    expect(Object.hasOwn(payload, "__proto__")).toBe(true)
+    expect(Object.getOwnPropertyDescriptor(payload, "__proto__")?.value).toEqual({ admin: true })
+    expect(Object.hasOwn(payload.nested as object, "__proto__")).toBe(true)
+    expect(payload.sub).toBe("user_1")
+  })
+})
+
+describe("cross-site requests and DNS rebinding", () => {
+  it("refuses a state change from an origin CORS does not allow, before it changes anything", async () => {
+    const server = await start()
+    server.setFaults({ latencyMs: 5 })
+    const reset = await request(`${server.url}/__tok/reset`, {
+      method: "POST",
+      headers: { origin: "https://evil.example", "content-type": "text/plain" },
+      body: '{"sessions":true}',
+    })
+    expect(reset.status).toBe(403)
+    expect(errorCode(await reset.json())).toBe("origin_not_allowed")
+    expect(server.faults().latencyMs).toBe(5)
+
+    const form = await request(`${server.url}/v1/client/sessions`, {
+      method: "POST",
+      headers: { origin: "https://evil.example" },
+      body: new URLSearchParams({ user_id: "user_evil" }),
+    })
+    expect(form.status).toBe(403)
+    const nullOrigin = await request(`${server.url}/v1/client/sessions`, {
+      method: "POST",
+      headers: { origin: "null", "content-type": "application/json" },
+      body: '{"user_id":"u"}',
+    })
+    expect(nullOrigin.status).toBe(403)
+    expect(server.stats().routes["POST /v1/client/sessions"]).toBeUndefined()
+
+    // A page of the demo (same machine), and requests without Origin, still work.
+    const demo = await post(
+      `${server.url}/v1/client/sessions`,
+      { user_id: "user_1" },
+      { origin: "http://127.0.0.1:4700" },
+    )
+    expect(demo.status).toBe(200)
+    expect(demo.headers.get("access-control-allow-origin")).toBe("http://127.0.0.1:4700")
+    expect((await post(`${server.url}/v1/client/sessions`, { user_id: "user_2" })).status).toBe(200)
+    // Reads from anywhere are still answered (without CORS headers).
+    const read = await request(server.jwksUrl, { headers: { origin: "https://evil.example" } })
+    expect(read.status).toBe(200)
+
+    const listed = await start({ corsOrigins: ["https://app.example"] })
+    const fromApp = await post(
+      `${listed.url}/v1/client/sessions`,
+      { user_id: "u" },
+      { origin: "https://app.example" },
+    )
+    expect(fromApp.status).toBe(200)
+    const fromLocal = await post(
+      `${listed.url}/v1/client/sessions`,
+      { user_id: "u" },
+      { origin: "http://localhost:5173" },
+    )
+    expect(fromLocal.status).toBe(403)
+  })
+
+  it("the admin API takes JSON or an empty body only", async () => {
+    const server = await start()
+    server.setFaults({ latencyMs: 5 })
+    for (const type of ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"]) {
+      const res = await request(`${server.url}/__tok/faults`, {
+        method: "POST",
+        headers: { "content-type": type },
+        body: "latencyMs=0",
+      })
+      expect(res.status).toBe(415)
+      expect(errorCode(await res.json())).toBe("unsupported_media_type")
+    }
+    expect(server.faults().latencyMs).toBe(5)
+    expect((await post(`${server.url}/__tok/faults`, { latencyMs: 0 })).status).toBe(200)
+    expect((await post(`${server.url}/__tok/reset`)).status).toBe(200)
+    // The Clerk routes still take forms, as Clerk's do.
+    const form = await request(`${server.url}/v1/client/sessions`, {
+      method: "POST",
+      body: new URLSearchParams({ user_id: "user_1" }),
+    })
+    expect(form.status).toBe(200)
+  })
+
+  it("bound to loopback, answers only requests addressed to a loopback name", async () => {
+    const server = await start()
+    const get = (host: string) =>
+      raw(
+        server,
+        `GET /.well-known/jwks.json HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+      )
+    for (const host of [
+      "127.0.0.1",
+      `127.0.0.1:${server.port}`,
+      "localhost:80",
+      "LOCALHOST",
+      "[::1]:5",
+    ]) {
+      expect(rawStatus(await get(host)), host).toBe(200)
+    }
+    for (const host of [
+      "evil.example",
+      `evil.example:${server.port}`,
+      "127.0.0.2",
+      "localhost.evil.example",
+    ]) {
+      const answer = await get(host)
+      expect(rawStatus(answer), host).toBe(403)
+      expect(answer).toContain("host_not_allowed")
+    }
+
+    const named = await start({ allowedHosts: ["devbox.lan"] })
+    const named200 = await raw(
+      named,
+      "GET / HTTP/1.1\r\nHost: devbox.lan:8080\r\nConnection: close\r\n\r\n",
+    )
+    expect(rawStatus(named200)).toBe(200)
+    expect(
+      rawStatus(await raw(named, "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")),
+    ).toBe(403)
+    const any = await start({ allowedHosts: ["*"] })
+    expect(
+      rawStatus(await raw(any, "GET / HTTP/1.1\r\nHost: whatever\r\nConnection: close\r\n\r\n")),
+    ).toBe(200)
+    await expect(start({ allowedHosts: ["a b"] })).rejects.toThrow("allowedHosts")
+  })
+})
+
+describe("per-session stats", () => {
+  it("counts per session only sessions the server has, and answers one with ?session=", async () => {
+    const server = await start()
+    const { id } = server.signIn("user_1")
+    for (const sid of ["sess_nope", "x".repeat(200)]) {
+      expect((await post(`${server.url}/v1/client/sessions/${sid}/tokens`)).status).toBe(401)
+    }
+    await post(`${server.url}/v1/client/sessions/${id}/tokens`)
+    server.setFaults({ fail: { status: 503, count: 1 } })
+    await post(`${server.url}/v1/client/sessions/${id}/tokens`)
+    const stats = server.stats()
+    expect(stats.tokenRequests).toBe(4)
+    expect(Object.keys(stats.sessions)).toEqual([id])
+    expect(stats.sessions[id]).toEqual({ tokenRequests: 2, tokensIssued: 1 })
+
+    const one = await request(`${server.url}/__tok/stats?session=${encodeURIComponent(id)}`)
+    expect(await one.json()).toEqual({ session: id, tokenRequests: 2, tokensIssued: 1 })
+    const other = await request(`${server.url}/__tok/stats?session=sess_nope`)
+    expect(await other.json()).toEqual({ session: "sess_nope", tokenRequests: 0, tokensIssued: 0 })
+    expect((await request(`${server.url}/__tok/stats?session=`)).status).toBe(422)
+    expect(await (await request(`${server.url}/__tok/stats`)).json()).toMatchObject({
+      tokenRequests: 4,
+    })
+  })
+})
+
+describe("bounded sessions and templates", () => {
+  it("keeps at most 10,000 sessions: ended ones are forgotten first, then the oldest", async () => {
+    const server = await start()
+    const first = server.signIn("user_first")
+    const ended = Array.from({ length: 9_999 }, (_, i) => server.signIn(`user_${i}`))[5_000]!
+    server.signOut(ended.id)
+    const next = server.signIn("user_next") // the 10,001st: the ended one goes
+    expect(server.session(ended.id)).toBeUndefined()
+    expect(server.session(first.id)?.status).toBe("active")
+    server.signIn("user_last") // none ended: the oldest goes
+    expect(server.session(first.id)).toBeUndefined()
+    expect(server.session(next.id)?.status).toBe("active")
+  })
+
+  it("keeps at most 1,000 templates; more answer 422", async () => {
+    const server = await start()
+    const existing = Object.keys(server.templates()).length
+    const many = Object.fromEntries(
+      Array.from({ length: 1_000 - existing }, (_, i) => [`t${i}`, { lifetime: 60 }]),
+    )
+    server.setTemplates(many)
+    expect(Object.keys(server.templates())).toHaveLength(1_000)
+    // Replacing one is fine; adding one is not.
+    server.setTemplates({ t0: { lifetime: 30 } })
+    expect(() => server.setTemplates({ extra: {} })).toThrow("at most 1000 templates")
+    const res = await post(`${server.url}/__tok/config`, { templates: { extra: {} } })
+    expect(res.status).toBe(422)
+    expect(errorCode(res.body)).toBe("form_param_invalid")
+    expect(server.templates()).not.toHaveProperty("extra")
+    const tooMany = Object.fromEntries(Array.from({ length: 1_001 }, (_, i) => [`t${i}`, {}]))
+    await expect(start({ templates: tooMany })).rejects.toThrow("at most 1000 templates")
+  })
+})
