@@ -3,7 +3,8 @@
  * against the token server's JWKS, `iss`, `exp` and `nbf` (5 s of clock
  * tolerance), and for session tokens the authorized party (`azp`) against the
  * browser origins allowed to call the API — what Clerk's `verifyToken` does
- * with `authorizedParties`.
+ * with `authorizedParties` — and that the token is one: no `aud`, no claims
+ * beyond a session token's (a template token is refused, `not_a_session_token`).
  * @module
  */
 import { Context, Effect, Layer } from "effect"
@@ -38,6 +39,37 @@ export interface Options {
 }
 
 const unauthorized = (code: string, message: string) => new ApiError({ status: 401, code, message })
+
+/**
+ * The claims a Clerk session token may carry (default session token, v1 and v2).
+ * A template token is signed by the same key for the same session, with `sub`,
+ * `sid` and `azp` too: it has an `aud` (Clerk session tokens have none), or
+ * claims of its own (e.g. Hasura's), and is not a session token.
+ */
+const sessionClaims = new Set([
+  "iss",
+  "sub",
+  "sid",
+  "azp",
+  "exp",
+  "iat",
+  "nbf",
+  "jti",
+  "org_id",
+  "org_role",
+  "org_slug",
+  "org_permissions",
+  "act",
+  "v",
+  "fva",
+  "sts",
+  "o",
+  "pla",
+  "fea",
+])
+
+const notASessionToken = () =>
+  unauthorized("not_a_session_token", "This is not a session token (a JWT template's token?).")
 
 /** jose's failures as answers; the token itself is never part of one. */
 const fromJoseError = (cause: unknown): ApiError => {
@@ -97,6 +129,9 @@ export const layer = (options: Options): Layer.Layer<Verifier> =>
     return Verifier.of({
       session: (jwt) =>
         Effect.flatMap(verify(jwt), (claims) => {
+          if (claims.aud !== undefined || Object.keys(claims).some((c) => !sessionClaims.has(c))) {
+            return Effect.fail(notASessionToken())
+          }
           const azp = claims.azp
           if (typeof azp !== "string" || !allowed.has(azp)) {
             return Effect.fail(

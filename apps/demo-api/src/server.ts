@@ -17,11 +17,12 @@ import type { AddressInfo } from "node:net"
 import { performance } from "node:perf_hooks"
 import { Effect, Layer, ManagedRuntime } from "effect"
 import { TokenClient, TokenSource } from "@tok/core"
+import { DEFAULT_SECRET_KEY, redact } from "@tok/dev-server"
 import { ApiError, errorBody, fromTokenError } from "./ApiError.ts"
 import * as Verifier from "./Verifier.ts"
 
-/** The dev token server's public secret key (see `@tok/dev-server`'s `DEFAULT_SECRET_KEY`). */
-export const DEV_SECRET_KEY = "sk_test_tok_dev_server_not_a_secret"
+/** The dev token server's public secret key: `@tok/dev-server`'s `DEFAULT_SECRET_KEY`. */
+export const DEV_SECRET_KEY: string = DEFAULT_SECRET_KEY
 
 /** Options of {@link startDemoApi}. */
 export interface DemoApiOptions {
@@ -109,6 +110,7 @@ export const startDemoApi = async (options: DemoApiOptions): Promise<DemoApi> =>
   const audience = options.audience ?? "authenticated"
   const allowedOrigins = new Set(options.allowedOrigins.map((origin) => new URL(origin).origin))
   const log = options.log
+  const secretKey = options.secretKey ?? DEV_SECRET_KEY
 
   // tok on a server: one client for every session, each call naming its session.
   const layer = Layer.mergeAll(
@@ -116,7 +118,7 @@ export const startDemoApi = async (options: DemoApiOptions): Promise<DemoApi> =>
       Layer.provide(
         TokenSource.clerkBackendApi({
           baseUrl: tokenServer,
-          secretKey: options.secretKey ?? DEV_SECRET_KEY,
+          secretKey,
         }),
       ),
     ),
@@ -235,7 +237,8 @@ export const startDemoApi = async (options: DemoApiOptions): Promise<DemoApi> =>
     }
     const handlers = routes[path]
     if (handlers === undefined) {
-      return reply(404, { error: { code: "not_found", message: `No route ${path}.` } })
+      // The path is not echoed: it may hold anything, a JWT included.
+      return reply(404, { error: { code: "not_found", message: "No such route." } })
     }
     const handler = handlers[method === "HEAD" ? "GET" : method]
     if (handler === undefined) {
@@ -281,7 +284,7 @@ export const startDemoApi = async (options: DemoApiOptions): Promise<DemoApi> =>
     })
     res.end(req.method === "HEAD" ? undefined : body)
     log?.(
-      `[demo-api] ${req.method ?? "?"} ${path.slice(0, 200)} ${answer.status} ${(performance.now() - started).toFixed(1)}ms`,
+      `[demo-api] ${redact(req.method ?? "?", secretKey)} ${redact(path, secretKey)} ${answer.status} ${(performance.now() - started).toFixed(1)}ms`,
     )
   }
 

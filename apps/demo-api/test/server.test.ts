@@ -82,6 +82,29 @@ describe("demo-api", () => {
     expect((await profile(`Bearer ${noAzp.jwt}`)).body.error.code).toBe("unauthorized_party")
   })
 
+  it("refuses a template token of each default template as a session token", async () => {
+    const { session } = await signedIn("user_mallory")
+    for (const template of ["supabase", "hasura", "firebase"]) {
+      const jwt = await tokens.issueToken({ sessionId: session.id, template, origin })
+      const replayed = await profile(`Bearer ${jwt}`)
+      expect(replayed.status, template).toBe(401)
+      expect(replayed.body.error.code, template).toBe("not_a_session_token")
+    }
+  })
+
+  it("neither echoes nor logs a JWT in the path", async () => {
+    const { jwt } = await signedIn("user_henry")
+    const res = await fetch(`${api.url}/api/${jwt}`)
+    expect(res.status).toBe(404)
+    const text = await res.text()
+    expect(text).not.toContain(jwt.split(".")[1])
+    expect(text).not.toContain("eyJ")
+    const line = lines.find((l) => l.includes(" 404 ") && l.includes("/api/"))
+    expect(line).toBeDefined()
+    expect(line).not.toContain(jwt.split(".")[1])
+    expect(line).toContain("[jwt]")
+  })
+
   it("refuses a token of a session that has ended once tok asks the token server for it", async () => {
     const { session, jwt } = await signedIn("user_dave")
     tokens.signOut(session.id)
