@@ -9,12 +9,16 @@
 //      the pages find them (they call both cross-origin, as a real app calls
 //      its auth backend and its API).
 //
-// Ctrl-C (SIGINT) or SIGTERM stops everything. The end-to-end tests
-// (apps/demo-e2e) run this same script with `--no-build --port 0`.
+// Ctrl-C (SIGINT) or SIGTERM stops everything, and so does losing the parent:
+// when stdin is a pipe, its end (whoever held the other end exited), and a
+// change of parent process (the parent died and we were reparented). The
+// end-to-end tests (apps/demo-e2e) run this same script with
+// `--no-build --port 0`, stdin a pipe.
 import { spawn } from "node:child_process"
 import { once } from "node:events"
-import { createReadStream } from "node:fs"
+import { createReadStream, fstatSync } from "node:fs"
 import { stat } from "node:fs/promises"
+import { setInterval } from "node:timers"
 import { createServer } from "node:http"
 import { dirname, extname, join, normalize, sep } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -69,22 +73,68 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
 
 /** @type {Set<import("node:child_process").ChildProcess>} */
 const children = new Set()
+/** Set once by `stopAll`: from then on nothing is spawned. */
 let stopping = false
+/** Thrown by `start` once the demo is stopping; not an error worth reporting. */
+const stoppingError = new Error("the demo is stopping")
+/** How long a child has between SIGTERM and SIGKILL. */
+const graceMs = 5000
+/** Children that lead their own process group, signalled as a whole. */
+const groupLeaders = new WeakSet()
+/** @type {import("node:http").Server | undefined} */
+let pageServer
 
-/** Stops every child (SIGTERM, then SIGKILL after 5 s) and the page server, then exits. */
+/**
+ * `spawn`, unless the demo is stopping (then it throws `stoppingError`); the
+ * child is in `children` until it exits. A `detached` child leads its own
+ * process group, and the whole group is signalled (nx and its workers).
+ */
+const start = (command, args, options) => {
+  if (stopping) throw stoppingError
+  const child = spawn(command, args, options)
+  children.add(child)
+  const forget = () => children.delete(child)
+  child.once("exit", forget)
+  // A child that could not be spawned (ENOENT, …) emits "error" but no "exit".
+  child.once("error", () => {
+    if (child.pid === undefined) forget()
+  })
+  if (options.detached === true) groupLeaders.add(child)
+  return child
+}
+
+const signal = (child, name) => {
+  try {
+    if (groupLeaders.has(child) && child.pid !== undefined) process.kill(-child.pid, name)
+    else child.kill(name)
+  } catch {
+    child.kill(name) // the group is gone already; the child itself may not be
+  }
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`; resolves once the child has exited. */
+const stopChild = async (child) => {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) {
+    children.delete(child)
+    return
+  }
+  const exited = once(child, "exit").catch(() => undefined)
+  signal(child, "SIGTERM")
+  const timer = setTimeout(() => signal(child, "SIGKILL"), graceMs)
+  await exited
+  clearTimeout(timer)
+  children.delete(child)
+}
+
+/**
+ * Stops every child and the page server, then exits with `code`. Children
+ * started while it runs (a spawn that was already under way) are stopped too:
+ * it loops until none is left.
+ */
 const stopAll = async (code) => {
   if (stopping) return
   stopping = true
-  await Promise.all(
-    [...children].map(async (child) => {
-      if (child.exitCode !== null || child.signalCode !== null) return
-      const exited = once(child, "exit")
-      child.kill("SIGTERM")
-      const timer = setTimeout(() => child.kill("SIGKILL"), 5000)
-      await exited
-      clearTimeout(timer)
-    }),
-  )
+  while (children.size > 0) await Promise.all([...children].map(stopChild))
   if (pageServer) {
     const closed = new Promise((resolve) => pageServer.close(resolve))
     pageServer.closeAllConnections()
@@ -99,17 +149,47 @@ process.on("SIGINT", () => {
 })
 process.on("SIGTERM", () => void stopAll(0))
 
+// The parent going away stops the demo too, so that a killed wrapper (pnpm,
+// a shell, the e2e runner) does not leave it and its servers running.
+// stdin: only when it is a pipe or socket (a terminal, /dev/null or a file
+// never ends on their own); its end means the writer is gone.
+const stdinIsPipe = (() => {
+  try {
+    const info = fstatSync(0)
+    return info.isFIFO() || info.isSocket()
+  } catch {
+    return false
+  }
+})()
+if (stdinIsPipe) {
+  const lost = () => {
+    if (!stopping) say("stdin closed: stopping")
+    void stopAll(0)
+  }
+  process.stdin.on("end", lost)
+  process.stdin.on("close", lost)
+  process.stdin.on("error", lost)
+  process.stdin.resume() // read and drop whatever comes, to see the end
+}
+// The parent process: when it dies we are reparented (to 1 or a subreaper).
+const parent = process.ppid
+setInterval(() => {
+  if (process.ppid !== parent && !stopping) {
+    say(`parent process ${parent} is gone: stopping`)
+    void stopAll(0)
+  }
+}, 1000).unref()
+
 /**
  * Runs a Node program from source and resolves the URL it prints
  * ("… listening on http://…"); its later output goes to our stderr when verbose.
  */
 const startServer = (label, args, cwd) =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--conditions=@tok/source", ...args], {
+    const child = start(process.execPath, ["--conditions=@tok/source", ...args], {
       cwd,
       stdio: ["ignore", "pipe", "pipe"],
     })
-    children.add(child)
     let output = ""
     let url
     const timer = setTimeout(
@@ -130,8 +210,11 @@ const startServer = (label, args, cwd) =>
     }
     child.stdout.on("data", onData)
     child.stderr.on("data", onData)
+    child.on("error", (error) => {
+      clearTimeout(timer)
+      reject(error)
+    })
     child.on("exit", (code, signal) => {
-      children.delete(child)
       clearTimeout(timer)
       if (url === undefined)
         reject(new Error(`${label} exited (${signal ?? code}) before it started:\n${output}`))
@@ -146,33 +229,63 @@ const startServer = (label, args, cwd) =>
 
 // --- 1. build ---------------------------------------------------------------
 
-const build = (app) =>
+/**
+ * One `nx run-many` for the three apps (and, through `^build`, the packages
+ * they use). nx prints one line per finished task ("✔  nx run <project>:build
+ * [local cache]"), which gives a line per app as it is done.
+ */
+const buildApps = () =>
   new Promise((resolve, reject) => {
     const started = Date.now()
-    process.stdout.write(`[demo] building the ${app.name} app… `)
-    const nx = spawn(
+    say(`building the demo apps (${apps.map((app) => app.name).join(", ")})…`)
+    const nx = start(
       join(root, "node_modules", ".bin", "nx"),
-      ["run", `${app.project}:build`, "--outputStyle=stream-without-prefixes"],
+      [
+        "run-many",
+        "-t",
+        "build",
+        "-p",
+        ...apps.map((app) => app.project),
+        "--outputStyle=static-failures-only",
+      ],
       {
         cwd: root,
         stdio: ["ignore", "pipe", "pipe"],
-        env: { ...process.env, NX_DAEMON: "false", NX_NO_CLOUD: "true", NX_TUI: "false" },
+        // Plugins in nx's own process: isolated, nx starts them as detached
+        // workers (process groups of their own) that outlive a SIGTERM to nx.
+        env: {
+          ...process.env,
+          NX_DAEMON: "false",
+          NX_NO_CLOUD: "true",
+          NX_TUI: "false",
+          NX_ISOLATE_PLUGINS: "false",
+        },
+        detached: true,
       },
     )
-    children.add(nx)
     let output = ""
-    nx.stdout.on("data", (chunk) => (output += chunk))
-    nx.stderr.on("data", (chunk) => (output += chunk))
-    nx.on("exit", (code) => {
-      children.delete(nx)
-      if (code !== 0) {
-        process.stdout.write("failed\n")
-        return reject(new Error(`building the ${app.name} app failed:\n${output}`))
+    let pending = ""
+    const onData = (chunk) => {
+      output += chunk
+      pending += chunk
+      const lines = pending.split("\n")
+      pending = lines.pop() ?? ""
+      for (const line of lines) {
+        const match = /✔\s+nx run (\S+):build\b(.*)$/.exec(line)
+        const app = match && apps.find((a) => a.project === match[1])
+        if (!app) continue
+        const cached = /cache/i.test(match[2])
+        const took = `built in ${((Date.now() - started) / 1000).toFixed(1)} s`
+        say(`  ${app.name.padEnd(8)} ${cached ? "up to date" : took}`)
       }
-      const cached = /from the cache|existing outputs match the cache/i.test(output)
-      process.stdout.write(
-        cached ? "up to date\n" : `done in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
-      )
+    }
+    nx.stdout.on("data", onData)
+    nx.stderr.on("data", onData)
+    nx.on("error", reject)
+    nx.on("exit", (code, signal) => {
+      if (stopping) return reject(stoppingError)
+      if (code !== 0)
+        return reject(new Error(`building the demo apps failed (${signal ?? code}):\n${output}`))
       resolve()
     })
   })
@@ -279,11 +392,9 @@ const startPageServer = (config, listenPort) => {
 
 // --- run ----------------------------------------------------------------------
 
-/** @type {import("node:http").Server | undefined} */
-let pageServer
 try {
   if (flags["no-build"]) say("serving the apps as last built (--no-build)")
-  else for (const app of apps) await build(app)
+  else await buildApps()
 
   // The page server first: its origin is what the token server puts in `azp`
   // and what demo-api accepts. /config.json is filled in once the others run.
@@ -329,6 +440,11 @@ try {
   for (const app of apps) say(`  ${app.name.padEnd(8)} ${origin}/${app.slug}/`)
   say("Ctrl-C stops everything.")
 } catch (error) {
-  process.stderr.write(`[demo] error: ${error instanceof Error ? error.message : String(error)}\n`)
-  await stopAll(1)
+  // Once stopping, a start that failed is the stop's doing: stopAll exits.
+  if (!stopping) {
+    process.stderr.write(
+      `[demo] error: ${error instanceof Error ? error.message : String(error)}\n`,
+    )
+    await stopAll(1)
+  }
 }

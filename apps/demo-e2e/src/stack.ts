@@ -47,13 +47,24 @@ const admin = async (url: string, body?: unknown): Promise<unknown> => {
   return res.json()
 }
 
-/** Starts the demo and resolves once it prints its URL (at most 60 s). */
+/**
+ * Starts the demo and resolves once it prints its URL (at most 60 s).
+ *
+ * The demo cannot outlive this process: its stdin is a pipe from us, which it
+ * treats as a lifeline (it stops when the pipe ends, e.g. when we are killed),
+ * and it gets SIGTERM when we exit without having stopped it.
+ */
 export const startDemo = async (): Promise<Demo> => {
   const child: ChildProcess = spawn(
     process.execPath,
     ["tools/demo.mjs", "--no-build", "--port", "0"],
-    { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] },
+    { cwd: repoRoot, stdio: ["pipe", "pipe", "pipe"] },
   )
+  const killOnExit = () => void child.kill("SIGTERM")
+  process.on("exit", killOnExit)
+  child.once("exit", () => process.off("exit", killOnExit))
+  // A write to a demo that has gone would fail with EPIPE; nothing is written.
+  child.stdin!.on("error", () => undefined)
   let output = ""
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => {
