@@ -8,22 +8,19 @@ import {
   inject,
   signal,
 } from "@angular/core"
-import { isTokenError, provideTok, TokenService } from "@tok/angular"
+import { provideTok, TokenService } from "@tok/angular"
 import { firstValueFrom } from "rxjs"
 import { DEMO_CONFIG } from "./app.config.ts"
 import {
   claimRows,
   countdown,
+  createDemoPage,
   describeApiAnswer,
   describeCounts,
   describeError,
   shortJwt,
-  signIn,
-  signOut,
   statusLabel,
-  tokenRequests,
   type ApiAnswer,
-  type RequestCounts,
 } from "@tok/demo-shared"
 
 /**
@@ -61,7 +58,7 @@ import {
           <input
             #user
             [value]="userId()"
-            (input)="userId.set(user.value)"
+            (input)="page.setUserId(user.value)"
             data-testid="user-id"
             aria-label="User id"
             [disabled]="sessionId() !== null"
@@ -73,7 +70,7 @@ import {
             type="button"
             data-testid="sign-out"
             [disabled]="busy() || sessionId() === null"
-            (click)="onSignOut()"
+            (click)="page.signOut()"
           >
             Sign out
           </button>
@@ -138,7 +135,7 @@ import {
       <section class="card">
         <h2>API</h2>
         <div class="row">
-          <button type="button" data-testid="call-api" (click)="onCallApi()">Call API</button>
+          <button type="button" data-testid="call-api" (click)="page.callApi()">Call API</button>
           @if (api(); as answer) {
             <span data-testid="api-status" [attr.data-status]="answer.status">{{
               describeApiAnswer(answer)
@@ -161,18 +158,25 @@ export class App {
   readonly #environment = inject(EnvironmentInjector)
   #templateInjector: EnvironmentInjector | undefined
 
+  /** Sign-in and -out, the countdown's clock, the counters and demo-api: the shared controller. */
+  protected readonly page = createDemoPage({
+    config: this.config,
+    client: this.#client,
+    api: () => this.#callApi(),
+  })
+  readonly #view = signal(this.page.getSnapshot())
+
   /** "" is the session token; any other value names a JWT template. */
   protected readonly template = signal("")
   /** The service of the token the page shows. */
   protected readonly tok = signal<TokenService>(this.#session)
-  protected readonly sessionId = signal(this.#client.session)
-  protected readonly userId = signal(this.config.userId)
-  protected readonly busy = signal(false)
-  protected readonly notice = signal<string | null>(null)
+  protected readonly sessionId = computed(() => this.#view().sessionId)
+  protected readonly userId = computed(() => this.#view().userId)
+  protected readonly busy = computed(() => this.#view().busy)
+  protected readonly notice = computed(() => this.#view().notice)
   protected readonly refreshing = signal(false)
-  protected readonly api = signal<ApiAnswer | null>(null)
-  protected readonly counts = signal<RequestCounts | null>(null)
-  protected readonly now = signal(Date.now())
+  protected readonly api = computed(() => this.#view().api)
+  protected readonly counts = computed(() => this.#view().counts)
 
   protected readonly error = computed(() => {
     const error = this.tok().error()
@@ -182,7 +186,7 @@ export class App {
     const jwt = this.tok().token()
     return jwt === null ? "—" : shortJwt(jwt)
   })
-  protected readonly expiresIn = computed(() => countdown(this.tok().expiresAt(), this.now()))
+  protected readonly expiresIn = computed(() => countdown(this.tok().expiresAt(), this.#view().now))
   protected readonly claims = computed(() => claimRows(this.tok().token()))
 
   protected readonly statusLabel = statusLabel
@@ -191,22 +195,11 @@ export class App {
   protected readonly json = (value: unknown) => JSON.stringify(value, null, 2)
 
   constructor() {
-    const stopSessions = this.#client.onSessionChange((id) => this.sessionId.set(id))
-    // A clock for the countdown, and the server's counters, polled.
-    const tick = setInterval(() => this.now.set(Date.now()), 250)
-    const poll = async () => {
-      try {
-        this.counts.set(await tokenRequests(this.config, this.sessionId()))
-      } catch {
-        this.counts.set(null)
-      }
-    }
-    void poll()
-    const polling = setInterval(poll, 1000)
+    const stopListening = this.page.subscribe(() => this.#view.set(this.page.getSnapshot()))
+    this.page.start()
     inject(DestroyRef).onDestroy(() => {
-      clearInterval(tick)
-      clearInterval(polling)
-      stopSessions()
+      stopListening()
+      this.page.stop()
       this.#templateInjector?.destroy()
     })
   }
@@ -230,34 +223,9 @@ export class App {
     this.tok.set(injector.get(TokenService))
   }
 
-  protected async onSignIn(event: Event): Promise<void> {
+  protected onSignIn(event: Event): void {
     event.preventDefault()
-    this.busy.set(true)
-    this.notice.set(null)
-    try {
-      this.#client.setSession(await signIn(this.config, this.userId().trim()))
-      this.api.set(null)
-    } catch (failure) {
-      this.notice.set((failure as Error).message)
-    } finally {
-      this.busy.set(false)
-    }
-  }
-
-  protected async onSignOut(): Promise<void> {
-    const id = this.sessionId()
-    if (id === null) return
-    this.busy.set(true)
-    this.notice.set(null)
-    try {
-      await signOut(this.config, id)
-    } catch (failure) {
-      this.notice.set((failure as Error).message)
-    } finally {
-      // Signed out here whatever the server said: tok clears this session's tokens.
-      this.#client.setSession(null)
-      this.busy.set(false)
-    }
+    void this.page.signIn()
   }
 
   protected async onRefresh(): Promise<void> {
@@ -266,23 +234,23 @@ export class App {
     this.refreshing.set(false)
   }
 
-  /** `tokInterceptor` adds the session token (demo-api's origin is authorized). */
-  protected async onCallApi(): Promise<void> {
+  /**
+   * demo-api over `HttpClient`: `tokInterceptor` adds the session token
+   * (demo-api's origin is authorized). A `TokenError` it throws is shown by
+   * the controller.
+   */
+  async #callApi(): Promise<ApiAnswer> {
     try {
       const body = await firstValueFrom(this.#http.get<unknown>(`${this.config.api}/api/profile`))
-      this.api.set({ status: 200, body })
+      return { status: 200, body }
     } catch (failure) {
-      if (failure instanceof HttpErrorResponse) {
-        this.api.set({
-          status: failure.status,
-          body:
-            failure.status === 0
-              ? { error: { code: "unreachable", message: "demo-api could not be reached" } }
-              : failure.error,
-        })
-      } else {
-        const message = isTokenError(failure) ? describeError(failure) : String(failure)
-        this.api.set({ status: 0, body: { error: { message } } })
+      if (!(failure instanceof HttpErrorResponse)) throw failure
+      return {
+        status: failure.status,
+        body:
+          failure.status === 0
+            ? { error: { code: "unreachable", message: "demo-api could not be reached" } }
+            : failure.error,
       }
     }
   }

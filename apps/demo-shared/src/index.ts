@@ -1,0 +1,8 @@
+/**
+ * `@tok/demo-shared`: the demo page's helpers (`./demo.ts`) and its
+ * framework-free controller (`./page.ts`), which the three demo apps map
+ * onto Vue, Svelte and Angular.
+ * @module
+ */
+export * from "./demo.ts"
+export * from "./page.ts"
