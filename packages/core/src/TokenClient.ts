@@ -159,9 +159,10 @@ export const make = (
 /**
  * The client as a layer: in-memory LRU cache (`maxEntries`) and the host's
  * lifecycle (browser events, or none). Needs a `TokenSource`. Its scope
- * releases every fiber and timer. It runs on the context's `Clock`: in Node,
- * provide `layerUnrefClock` too if a subscribed watcher must not keep the
- * process alive. Fails with `InvalidOptionsError` for a bad config.
+ * releases every fiber and timer. It runs on the context's `Clock` when one
+ * was chosen (`TestClock`, your own), else on one whose timers are unref'd in
+ * Node, so a subscribed watcher never keeps a process alive. Fails with
+ * `InvalidOptionsError` for a bad config.
  */
 export const layer = (
   config?: Config,
@@ -186,6 +187,7 @@ export const layerWithoutDefaults = (
 
 /**
  * A `Clock` whose timers are `unref`'d in Node, so a process with a subscribed
- * watcher still exits on its own. The Promise face uses it by default.
+ * watcher still exits on its own. Both faces use it unless a clock was
+ * chosen; provide it to force it over a clock of your own.
  */
 export const layerUnrefClock: Layer.Layer<never> = unrefClockLayer

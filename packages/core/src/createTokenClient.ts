@@ -23,7 +23,6 @@
  * @module
  */
 import { Context, Effect, Exit, Layer, Scope } from "effect"
-import { layerUnrefClock } from "./internal/clock.ts"
 import type { Engine } from "./internal/engine.ts"
 import { type Checked, checkCall, checkConfig, type Config } from "./internal/options.ts"
 import * as Lifecycle from "./Lifecycle.ts"
@@ -71,6 +70,10 @@ export interface TokClient {
 }
 
 const RESOLVED_NULL: Promise<null> = Promise.resolve(null)
+
+/** A synchronous answer as the Promise face gives it: a token, `null` when signed out, or a rejection. */
+const answered = (hit: Token | InvalidOptionsError | null): Promise<Token | null> =>
+  hit === null ? RESOLVED_NULL : "jwt" in hit ? Promise.resolve(hit) : Promise.reject(hit)
 
 const abortError = (message: string): Error =>
   typeof DOMException === "function"
@@ -123,48 +126,49 @@ export const createTokenClient = (config: TokClientConfig): TokClient => {
       ),
     ),
   )
-  const context = Effect.runSync(
-    Layer.buildWithScope(layer, scope).pipe(Effect.provide(layerUnrefClock)),
-  )
+  // No clock is chosen here, so the client runs on tok's unref'd clock (see TokenClient.make).
+  const context = Effect.runSync(Layer.buildWithScope(layer, scope))
   const engine: Engine = Context.get(context, TokenClient.TokenClient).unsafe
   engine.setSession(initialSession)
 
   const defaults = checkCall(undefined, resolved.bufferMillis) as Checked
   let pendingPlain: { promise?: Promise<Token | null> } | undefined
   const getToken = (options?: GetTokenOptions): Promise<Token | null> => {
-    if (options === undefined) {
-      // The hot path: a plain call answered from the cache, in plain code.
-      const hit = engine.peek(undefined)
-      if (hit !== undefined && hit !== null && "jwt" in hit) return Promise.resolve(hit)
-    }
-    const signal: unknown = options?.signal
+    if (options === undefined) return getPlainToken()
+    const signal: unknown = options?.signal // `null` from untyped callers
     if (signal !== undefined && !isAbortSignal(signal)) {
       return Promise.reject(new InvalidOptionsError({ detail: "signal must be an AbortSignal" }))
     }
     if (signal?.aborted) return Promise.reject(signal.reason)
     if (engine.disposed) return Promise.reject(abortError("The tok client was disposed"))
-    const checked = options === undefined ? defaults : checkCall(options, resolved.bufferMillis)
+    const checked = checkCall(options, resolved.bufferMillis)
     if (checked instanceof InvalidOptionsError) return Promise.reject(checked)
-    const hit = options === undefined ? engine.peek(undefined) : engine.peekChecked(checked)
-    if (hit !== undefined) {
-      if (hit === null) return RESOLVED_NULL
-      return "jwt" in hit ? Promise.resolve(hit) : Promise.reject(hit)
-    }
-    if (options === undefined) {
-      // Plain calls ask the same question: while one waits, the others share its answer.
-      if (pendingPlain === undefined) {
-        const slot: { promise?: Promise<Token | null> } = {}
-        pendingPlain = slot
-        // Cleared the moment it settles (synchronously, not a microtask later),
-        // so a failure is never handed to a call that comes after it.
-        slot.promise = wait(checked, undefined, () => {
-          if (pendingPlain === slot) pendingPlain = undefined
-        })
-        return slot.promise
-      }
-      return pendingPlain.promise!
-    }
+    const hit = engine.peekChecked(checked)
+    if (hit !== undefined) return answered(hit)
     return wait(checked, signal)
+  }
+
+  /**
+   * A plain `getToken()`: the hot path. A cache hit is answered in plain code
+   * before anything else; on a miss, concurrent plain calls ask the same
+   * question, so while one waits the others share its answer.
+   */
+  const getPlainToken = (): Promise<Token | null> => {
+    const hit = engine.peek(undefined)
+    if (hit !== undefined && hit !== null && "jwt" in hit) return Promise.resolve(hit)
+    if (engine.disposed) return Promise.reject(abortError("The tok client was disposed"))
+    if (hit !== undefined) return answered(hit)
+    if (pendingPlain === undefined) {
+      const slot: { promise?: Promise<Token | null> } = {}
+      pendingPlain = slot
+      // Cleared the moment it settles (synchronously, not a microtask later),
+      // so a failure is never handed to a call that comes after it.
+      slot.promise = wait(defaults, undefined, () => {
+        if (pendingPlain === slot) pendingPlain = undefined
+      })
+      return slot.promise
+    }
+    return pendingPlain.promise!
   }
 
   /** Waits for the key's request (joined or started) without a fiber per caller. */
