@@ -9,11 +9,18 @@ const deepImports = {
   group: ["@tok/*/src/*", "**/packages/*/src/*", "../../packages/*"],
   message: "Import a package by its name and public entry points, not its files.",
 }
-const restrict = (names, message) => ({
+// esbuild (Angular CLI's bundler) keeps every module reached through Effect's
+// barrel: `import * as Stream from "effect/Stream"`, never `from "effect"`.
+const effectBarrel = {
+  name: "effect",
+  message:
+    'Import Effect by module path (import * as Effect from "effect/Effect"): bundlers keep the whole barrel.',
+}
+const restrict = (names, message, extraPaths = []) => ({
   "no-restricted-imports": [
     "error",
     {
-      paths: names.map((name) => ({ name, message })),
+      paths: [...names.map((name) => ({ name, message })), ...extraPaths],
       patterns: [deepImports, ...names.map((name) => ({ group: [`${name}/*`], message }))],
     },
   ],
@@ -61,10 +68,17 @@ export default tseslint.config(
     },
   },
   {
+    // Every package (and demo-api, the backend users copy); the blocks below
+    // restrict more and repeat this rule, since a later block replaces it.
+    files: ["packages/*/src/**", "apps/demo-api/src/**"],
+    rules: { "no-restricted-imports": ["error", { paths: [effectBarrel] }] },
+  },
+  {
     files: ["packages/core/**"],
     rules: restrict(
       [...adapters, "@tok/dev-server", "vue", "svelte", "@angular/core"],
       "@tok/core is framework-agnostic: it imports no adapter, framework or server.",
+      [effectBarrel],
     ),
   },
   ...adapters.map((self) => ({
@@ -76,7 +90,7 @@ export default tseslint.config(
   })),
   {
     files: ["packages/dev-server/**"],
-    rules: restrict(adapters, "The dev server does not depend on adapters."),
+    rules: restrict(adapters, "The dev server does not depend on adapters.", [effectBarrel]),
   },
   {
     files: ["**/*.js", "**/*.mjs", "tools/**"],

@@ -3,7 +3,7 @@
  * and a message for people. Never holds a JWT or a secret.
  * @module
  */
-import { Data } from "effect"
+import * as Data from "effect/Data"
 import type { TokenError } from "@tok/core"
 
 /** A failed request, answered as `{ "error": { "code", "message" } }` with `status`. */

@@ -7,7 +7,9 @@
  * beyond a session token's (a template token is refused, `not_a_session_token`).
  * @module
  */
-import { Context, Effect, Layer } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import { createRemoteJWKSet, jwtVerify, type JWTPayload } from "jose"
 import { ApiError } from "./ApiError.ts"
 

@@ -8,7 +8,8 @@
  * always active, no events. Tests use `layerTest` and drive it by hand.
  * @module
  */
-import { Context, Layer } from "effect"
+import * as Context from "effect/Context"
+import * as Layer from "effect/Layer"
 
 /** What resumed the app. */
 export type ResumeEvent = "visible" | "online" | "focus"

@@ -9,7 +9,11 @@
  * bound on it. A `Retry-After` longer than `maxDelay` is not waited for.
  * @module
  */
-import { Cause, Duration, Effect, Random, Schedule } from "effect"
+import * as Cause from "effect/Cause"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Random from "effect/Random"
+import * as Schedule from "effect/Schedule"
 import type { UnavailableReason } from "./TokenError.ts"
 import type { TokenSourceError } from "./TokenSource.ts"
 

@@ -9,7 +9,8 @@
  * for the oldest stamp, which happens only when a full cache takes a new key.
  * @module
  */
-import { Context, Layer } from "effect"
+import * as Context from "effect/Context"
+import * as Layer from "effect/Layer"
 import type { Token } from "./Token.ts"
 
 /** The shape of a token cache. Keys are made by the client. */

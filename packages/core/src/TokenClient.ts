@@ -29,8 +29,13 @@
  * ```
  * @module
  */
-import type { Scope } from "effect"
-import { Clock, Context, Effect, Layer, Queue, Stream } from "effect"
+import type * as Scope from "effect/Scope"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Queue from "effect/Queue"
+import * as Stream from "effect/Stream"
 import {
   Engine,
   type InvalidateFilter,

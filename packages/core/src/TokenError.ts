@@ -6,7 +6,7 @@
  * or a secret: they carry statuses, codes, template names and session ids only.
  * @module
  */
-import { Data } from "effect"
+import * as Data from "effect/Data"
 
 /** No session is signed in, or the server said the session has ended (401). */
 export class NotSignedInError extends Data.TaggedError("NotSignedInError")<{

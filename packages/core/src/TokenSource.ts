@@ -12,7 +12,11 @@
  * touching globals.
  * @module
  */
-import { Clock, Context, Data, Effect, Layer } from "effect"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import { redact, sanitizeCode } from "./internal/redact.ts"
 import { InvalidOptionsError } from "./TokenError.ts"
 

@@ -22,7 +22,11 @@
  * ```
  * @module
  */
-import { Context, Effect, Exit, Layer, Scope } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Scope from "effect/Scope"
 import type { Engine } from "./internal/engine.ts"
 import { type Checked, checkCall, checkConfig, type Config } from "./internal/options.ts"
 import * as Lifecycle from "./Lifecycle.ts"

@@ -24,7 +24,10 @@
  * ```
  * @module
  */
-import { Clock, Duration, Effect, Layer } from "effect"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import { engines, type TokClient } from "./createTokenClient.ts"
 import type { Activity } from "./internal/engine.ts"
 import * as Lifecycle from "./Lifecycle.ts"

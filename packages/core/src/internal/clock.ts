@@ -6,7 +6,10 @@
  * the fake timers of vitest, jest or sinon drive it.
  * @internal
  */
-import { Clock, Duration, Effect, Layer } from "effect"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 
 const MAX_TIMER_MILLIS = 2 ** 31 - 1
 

@@ -10,8 +10,16 @@
  * interrupted together when the client's scope closes.
  * @internal
  */
-import { Cause, Deferred, Duration, Effect, Exit, Random } from "effect"
-import type { Schedule, Clock, Context, Fiber } from "effect"
+import * as Cause from "effect/Cause"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Random from "effect/Random"
+import type * as Schedule from "effect/Schedule"
+import type * as Clock from "effect/Clock"
+import type * as Context from "effect/Context"
+import type * as Fiber from "effect/Fiber"
 import type * as Lifecycle from "../Lifecycle.ts"
 import * as RetryPolicy from "../RetryPolicy.ts"
 import * as Token from "../Token.ts"
