@@ -78,6 +78,13 @@ export default tseslint.config(
     rules: restrict(
       [...adapters, "@tok/dev-server", "vue", "svelte", "@angular/core"],
       "@tok/core is framework-agnostic: it imports no adapter, framework or server.",
+    ),
+  },
+  {
+    files: ["packages/core/src/**"],
+    rules: restrict(
+      [...adapters, "@tok/dev-server", "vue", "svelte", "@angular/core"],
+      "@tok/core is framework-agnostic: it imports no adapter, framework or server.",
       [effectBarrel],
     ),
   },
@@ -90,6 +97,10 @@ export default tseslint.config(
   })),
   {
     files: ["packages/dev-server/**"],
+    rules: restrict(adapters, "The dev server does not depend on adapters."),
+  },
+  {
+    files: ["packages/dev-server/src/**"],
     rules: restrict(adapters, "The dev server does not depend on adapters.", [effectBarrel]),
   },
   {
