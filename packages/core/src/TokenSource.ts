@@ -213,7 +213,10 @@ export interface BackendApiOptions {
  * with `Authorization: Bearer <secretKey>`.
  */
 export const clerkBackendApi = (options: BackendApiOptions): Layer.Layer<TokenSource> => {
-  const baseUrl = options?.baseUrl === undefined ? CLERK_BACKEND_API : checkBaseUrl(options)
+  if (typeof options !== "object" || options === null) {
+    throw new InvalidOptionsError({ detail: "clerkBackendApi takes { secretKey, baseUrl? }" })
+  }
+  const baseUrl = options.baseUrl === undefined ? CLERK_BACKEND_API : checkBaseUrl(options)
   if (typeof options.secretKey !== "string" || options.secretKey.length === 0) {
     throw new InvalidOptionsError({ detail: "secretKey must be a non-empty string" })
   }

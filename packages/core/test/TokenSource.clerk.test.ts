@@ -282,6 +282,12 @@ describe("clerkFrontendApi({ publishableKey })", () => {
       }),
     ))
 
+  it.each([null, undefined, 42])("%j instead of options is an InvalidOptionsError", (options) => {
+    expect(invalid(() => clerkFrontendApi(options as never)).detail).toMatch(
+      /clerkFrontendApi takes/,
+    )
+  })
+
   it.each([
     ["neither key nor baseUrl", {}, /needs publishableKey .* or baseUrl/],
     ["both key and baseUrl", { publishableKey: LIVE_KEY, baseUrl: "https://x.test" }, /not both/],
@@ -481,6 +487,23 @@ describe("the client and a development instance", () => {
 })
 
 describe("clerkBackendApi", () => {
+  it.each([null, undefined, "sk_test_x"])(
+    "%j instead of options is an InvalidOptionsError",
+    (options) => {
+      expect(invalid(() => TokenSource.clerkBackendApi(options as never)).detail).toMatch(
+        /clerkBackendApi takes/,
+      )
+    },
+  )
+
+  it("a baseUrl that is not a URL is still an InvalidOptionsError", () => {
+    expect(
+      invalid(() =>
+        TokenSource.clerkBackendApi({ baseUrl: "api.clerk.com", secretKey: "sk_test_x" }),
+      ).detail,
+    ).toMatch(/baseUrl must be/)
+  })
+
   it.effect("defaults to Clerk's Backend API", () =>
     Effect.gen(function* () {
       const fetch = fakeFetch()
