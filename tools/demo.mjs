@@ -37,6 +37,9 @@ const usage = `Usage: ./tools/run demo [options]
 
   --port <n>            port of the demo's page server (default 4700; 0 = any free port)
   --token-lifetime <s>  session token lifetime on the dev token server (default 60)
+  --instance <kind>     the Clerk instance the token server stands in for: development
+                        (default; the pages get a dev-browser token, as clerk-js does)
+                        or production
   --no-build            serve the apps as last built
   --verbose             log every request of the token server and demo-api
   -h, --help            show this help
@@ -50,6 +53,7 @@ try {
     options: {
       port: { type: "string", default: "4700" },
       "token-lifetime": { type: "string" },
+      instance: { type: "string", default: "development" },
       "no-build": { type: "boolean", default: false },
       verbose: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
@@ -62,6 +66,10 @@ try {
 if (flags.help) {
   process.stdout.write(usage)
   process.exit(0)
+}
+if (flags.instance !== "development" && flags.instance !== "production") {
+  process.stderr.write(`[demo] --instance must be development or production\n\n${usage}`)
+  process.exit(2)
 }
 const port = Number(flags.port)
 if (!Number.isInteger(port) || port < 0 || port > 65535) {
@@ -414,6 +422,8 @@ try {
       join(root, "packages", "dev-server", "src", "cli.ts"),
       "--port",
       "0",
+      "--instance",
+      flags.instance,
       ...(flags["token-lifetime"] ? ["--token-lifetime", flags["token-lifetime"]] : []),
       ...(flags.verbose ? ["--verbose"] : []),
     ],
@@ -431,9 +441,14 @@ try {
     ],
     join(root, "apps", "demo-api"),
   )
-  config.value = { ...config.value, tokenServer, api }
+  // The key a Clerk app would have for this instance; the pages build their source on it.
+  const { publishableKey } = await fetch(`${tokenServer}/__tok/config`, {
+    signal: AbortSignal.timeout(10_000),
+  }).then((res) => res.json())
+  config.value = { ...config.value, tokenServer, api, publishableKey }
 
   say(`token server  ${tokenServer}  (JWKS at /.well-known/jwks.json, admin API under /__tok)`)
+  say(`              a Clerk ${flags.instance} instance, publishable key ${publishableKey}`)
   say(`demo-api      ${api}`)
   say()
   say(`tok demo ready at ${origin}/`)

@@ -6,15 +6,17 @@
 import { provideHttpClient, withFetch, withInterceptors } from "@angular/common/http"
 import { provideZonelessChangeDetection } from "@angular/core"
 import { bootstrapApplication } from "@angular/platform-browser"
-import { clerkFrontendApi, createTokenClient, provideTok, tokInterceptor } from "@tok/angular"
+import { createTokenClient, provideTok, tokInterceptor } from "@tok/angular"
 import { App } from "./app.ts"
 import { DEMO_CONFIG } from "./app.config.ts"
-import { loadConfig } from "@tok/demo-shared"
+import { demoSource, loadConfig } from "@tok/demo-shared"
 import "@tok/demo-shared/style.css"
 
 try {
   const config = await loadConfig()
-  const client = createTokenClient({ source: clerkFrontendApi({ baseUrl: config.tokenServer }) })
+  // A Clerk development instance: the dev browser is set up as clerk-js would,
+  // and the source is clerkFrontendApi({ publishableKey }) (see @tok/demo-shared).
+  const client = createTokenClient({ source: await demoSource(config) })
   await bootstrapApplication(App, {
     providers: [
       provideZonelessChangeDetection(),

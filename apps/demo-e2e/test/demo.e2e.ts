@@ -109,6 +109,48 @@ const verify = async (jwt: string, audience?: string): Promise<JWTPayload> =>
     })
   ).payload
 
+describe("the demo as a Clerk development instance", () => {
+  it("its pages get a dev-browser token as clerk-js does, and the token server wants it", async () => {
+    const config = (await (await fetch(`${demo.url}/config.json`)).json()) as {
+      publishableKey?: string
+    }
+    expect(config.publishableKey).toMatch(/^pk_test_/)
+    const page = await browser.context.newPage()
+    try {
+      await page.goto(`${demo.url}/${apps[0]!.slug}/`)
+      await waitForStatus(page, "signed-out")
+    } finally {
+      await page.close()
+    }
+    // Kept where clerk-js keeps it: the key's suffixed cookie and the plain one.
+    const cookies = await browser.context.cookies(demo.url)
+    const kept = cookies.filter((cookie) => cookie.name.startsWith("__clerk_db_jwt"))
+    expect(kept.map((cookie) => cookie.name.replace(/_[\w-]{8}$/, "_<suffix>")).sort()).toEqual([
+      "__clerk_db_jwt",
+      "__clerk_db_jwt_<suffix>",
+    ])
+    const dvb = kept[0]!.value
+    expect(dvb).toMatch(/^dvb_/)
+    // The token server, like a Clerk development instance, refuses token requests without it.
+    const signIn = await fetch(`${demo.tokenServer}/v1/client/sessions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ user_id: "user_e2e_dev_browser" }),
+    })
+    const { id } = (await signIn.json()) as { id: string }
+    const tokens = `${demo.tokenServer}/v1/client/sessions/${id}/tokens`
+    const without = await fetch(tokens, { method: "POST" })
+    expect(without.status).toBe(401)
+    expect(await without.json()).toMatchObject({
+      errors: [{ code: "dev_browser_unauthenticated" }],
+    })
+    const withIt = await fetch(`${tokens}?__clerk_db_jwt=${encodeURIComponent(dvb)}`, {
+      method: "POST",
+    })
+    expect(withIt.status).toBe(200)
+  })
+})
+
 describe.each(apps)("the $name demo", (app) => {
   let page: Page
   const pageErrors: string[] = []

@@ -18,6 +18,8 @@ export interface DemoConfig {
   readonly templates: readonly string[]
   /** The demo user signed in by default. */
   readonly userId: string
+  /** The token server's publishable key (a Clerk development instance: `pk_test_…`), if it has one. */
+  readonly publishableKey?: string
 }
 
 type Fetch = (input: string, init?: RequestInit) => Promise<Response>
@@ -39,6 +41,9 @@ export const parseConfig = (input: unknown): DemoConfig => {
     api: value.api.replace(/\/+$/, ""),
     templates: templates.filter((name): name is string => typeof name === "string" && name !== ""),
     userId: typeof value.userId === "string" && value.userId !== "" ? value.userId : "user_alice",
+    ...(typeof value.publishableKey === "string" && /^pk_(test|live)_/.test(value.publishableKey)
+      ? { publishableKey: value.publishableKey }
+      : {}),
   }
 }
 
@@ -257,6 +262,9 @@ export const describeError = (error: TokenError): string => {
     case "TemplateNotFoundError":
       return `The token server has no template "${error.template}"`
     case "TokenRequestError":
+      if (error.code === "dev_browser_unauthenticated") {
+        return "The token server does not know this browser (its dev-browser token is missing or stale) — clear this site's cookies and reload"
+      }
       return `The token server refused the request (HTTP ${error.status}${
         error.code === undefined ? "" : `, ${error.code}`
       })`

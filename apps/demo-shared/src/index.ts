@@ -4,5 +4,6 @@
  * onto Vue, Svelte and Angular.
  * @module
  */
+export * from "./clerk.ts"
 export * from "./demo.ts"
 export * from "./page.ts"

@@ -3,15 +3,17 @@
  * (`App.svelte`), which watches its token with `tokenStore`.
  */
 import { mount } from "svelte"
-import { clerkFrontendApi, createTokenClient } from "@tok/svelte"
+import { createTokenClient } from "@tok/svelte"
 import App from "./App.svelte"
-import { loadConfig } from "@tok/demo-shared"
+import { demoSource, loadConfig } from "@tok/demo-shared"
 import "@tok/demo-shared/style.css"
 
 const root = document.querySelector<HTMLElement>("#app")!
 try {
   const config = await loadConfig()
-  const client = createTokenClient({ source: clerkFrontendApi({ baseUrl: config.tokenServer }) })
+  // A Clerk development instance: the dev browser is set up as clerk-js would,
+  // and the source is clerkFrontendApi({ publishableKey }) (see @tok/demo-shared).
+  const client = createTokenClient({ source: await demoSource(config) })
   mount(App, { target: root, props: { client, config } })
 } catch (error) {
   root.textContent = error instanceof Error ? error.message : String(error)

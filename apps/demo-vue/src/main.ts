@@ -3,15 +3,17 @@
  * `createTok`; the page (`App.vue`) reads it with `useToken`.
  */
 import { createApp } from "vue"
-import { clerkFrontendApi, createTok, createTokenClient } from "@tok/vue"
+import { createTok, createTokenClient } from "@tok/vue"
 import App from "./App.vue"
-import { loadConfig } from "@tok/demo-shared"
+import { demoSource, loadConfig } from "@tok/demo-shared"
 import "@tok/demo-shared/style.css"
 
 const root = document.querySelector<HTMLElement>("#app")!
 try {
   const config = await loadConfig()
-  const client = createTokenClient({ source: clerkFrontendApi({ baseUrl: config.tokenServer }) })
+  // A Clerk development instance: the dev browser is set up as clerk-js would,
+  // and the source is clerkFrontendApi({ publishableKey }) (see @tok/demo-shared).
+  const client = createTokenClient({ source: await demoSource(config) })
   createApp(App, { config }).use(createTok(client)).mount(root)
 } catch (error) {
   root.textContent = error instanceof Error ? error.message : String(error)

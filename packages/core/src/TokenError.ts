@@ -48,10 +48,18 @@ export class TokenRequestError extends Data.TaggedError("TokenRequestError")<{
       ...fields,
       message: `The token request was refused with HTTP ${fields.status}${
         fields.code === undefined ? "" : ` (${fields.code})`
-      }`,
+      }${(fields.code !== undefined && hints.get(fields.code)) || ""}`,
     })
   }
 }
+
+/** What a person can do about a refusal, by its code. */
+const hints: ReadonlyMap<string, string> = new Map([
+  [
+    "dev_browser_unauthenticated",
+    ": this Clerk development instance needs the dev-browser token (__clerk_db_jwt), and it was missing, unknown or expired — let clerk-js set it up, or pass devBrowserToken",
+  ],
+])
 
 /** Why a token could not be had after retrying. */
 export type UnavailableReason = "network" | "timeout" | "server" | "rate-limited"

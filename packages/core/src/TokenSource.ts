@@ -17,6 +17,7 @@ import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as clerkKeys from "./internal/clerkKeys.ts"
 import { redact, sanitizeCode } from "./internal/redact.ts"
 import { InvalidOptionsError } from "./TokenError.ts"
 
@@ -64,27 +65,145 @@ export const fromFunction = (
   fetch: (request: TokenRequest) => Effect.Effect<string, TokenSourceError>,
 ): Layer.Layer<TokenSource> => Layer.succeed(TokenSource, { fetch })
 
-/** Options of `clerkFrontendApi`. */
+/** Options of `clerkFrontendApi`: a `publishableKey` or a `baseUrl`. */
 export interface FrontendApiOptions {
-  /** The Frontend API's base URL, e.g. `https://clerk.example.com`. */
-  readonly baseUrl: string
+  /**
+   * Your Clerk publishable key (`pk_test_…` or `pk_live_…`): the Frontend API
+   * host and the kind of instance come from it. A `pk_test_` key is a
+   * development instance: every request carries its dev-browser token.
+   */
+  readonly publishableKey?: string | undefined
+  /**
+   * The Frontend API's base URL, e.g. `https://clerk.example.com`, instead of
+   * a key: a production instance, unless `devBrowserToken` is given.
+   */
+  readonly baseUrl?: string | undefined
+  /**
+   * Clerk's `proxyUrl`: requests go there instead of the key's host, e.g.
+   * `https://app.example.com/__clerk`, or `/__clerk` in a browser (resolved
+   * against the page). Only with `publishableKey`.
+   */
+  readonly proxyUrl?: string | undefined
+  /**
+   * A development instance's dev-browser token, sent as the `__clerk_db_jwt`
+   * query parameter: a string, or a function read before every request (for
+   * apps that manage it). Default in a browser: the `__clerk_db_jwt` cookie
+   * clerk-js sets. Not for production instances.
+   */
+  readonly devBrowserToken?: string | DevBrowserTokenFn | undefined
   /** `fetch`'s `credentials` (default `"include"`, as Clerk's cookies need). */
   readonly credentials?: RequestCredentials | undefined
 }
 
+/** A function that returns the current dev-browser token, or nothing when there is none. */
+export type DevBrowserTokenFn = () =>
+  string | null | undefined | PromiseLike<string | null | undefined>
+
+/** What a publishable key says: the kind of instance and the Frontend API. */
+export type PublishableKey = clerkKeys.PublishableKey
+
 /**
- * Clerk's Frontend API: `POST {baseUrl}/v1/client/sessions/{sessionId}/tokens[/{template}]`
- * with `organization_id` as a form field; answers `{ "object": "token", "jwt": "…" }`.
+ * Reads a Clerk publishable key: `{ instanceType, frontendApi, frontendApiUrl }`.
+ * Throws `InvalidOptionsError` (which never shows the key) if it is not one.
+ * A loopback host (`localhost`, `127.0.0.1`, `[::1]`) gets `http:`, any other `https:`.
  */
-export const clerkFrontendApi = (options: FrontendApiOptions): Layer.Layer<TokenSource> =>
-  httpSource(checkBaseUrl(options), "/v1/client/sessions/", {
+export const parsePublishableKey = (publishableKey: string): PublishableKey => {
+  const parsed = clerkKeys.parsePublishableKey(publishableKey)
+  if (parsed instanceof InvalidOptionsError) throw parsed
+  return parsed
+}
+
+/**
+ * Clerk's Frontend API: `POST {base}/v1/client/sessions/{sessionId}/tokens[/{template}]`
+ * with `organization_id` as a form field; answers `{ "object": "token", "jwt": "…" }`.
+ * On a development instance every request carries `?__clerk_db_jwt=<dev-browser token>`;
+ * without one, it fails as the Frontend API would (401 `dev_browser_unauthenticated`,
+ * a `TokenRequestError` that signs nobody out) and sends nothing.
+ */
+export const clerkFrontendApi = (options: FrontendApiOptions): Layer.Layer<TokenSource> => {
+  const plan = frontendPlan(options)
+  return httpSource(plan.baseUrl, "/v1/client/sessions/", {
     credentials: options.credentials ?? "include",
+    ...(plan.devBrowserToken === undefined ? {} : { query: devBrowserQuery(plan.devBrowserToken) }),
   })
+}
+
+/** Where a Frontend API source sends its requests, and how it finds its dev-browser token. */
+const frontendPlan = (
+  options: FrontendApiOptions,
+): { readonly baseUrl: string; readonly devBrowserToken: DevBrowserTokenFn | undefined } => {
+  if (typeof options !== "object" || options === null) {
+    throw new InvalidOptionsError({
+      detail: "clerkFrontendApi takes { publishableKey } or { baseUrl }",
+    })
+  }
+  const { publishableKey, baseUrl, proxyUrl, devBrowserToken } = options
+  const token = clerkKeys.checkDevBrowserToken(devBrowserToken)
+  if (publishableKey === undefined) {
+    if (proxyUrl !== undefined) {
+      throw new InvalidOptionsError({
+        detail: "proxyUrl goes with publishableKey; with baseUrl, baseUrl is where requests go",
+      })
+    }
+    if (baseUrl === undefined) {
+      throw new InvalidOptionsError({
+        detail: "clerkFrontendApi needs publishableKey (pk_test_… or pk_live_…) or baseUrl",
+      })
+    }
+    return { baseUrl: checkBaseUrl(options), devBrowserToken: token }
+  }
+  if (baseUrl !== undefined) {
+    throw new InvalidOptionsError({
+      detail: "give publishableKey or baseUrl, not both (to send requests elsewhere, use proxyUrl)",
+    })
+  }
+  const key = parsePublishableKey(publishableKey)
+  if (key.instanceType === "production" && token !== undefined) {
+    throw new InvalidOptionsError({
+      detail: "devBrowserToken is for development instances (pk_test_ keys); this key is pk_live_",
+    })
+  }
+  return {
+    baseUrl: proxyUrl === undefined ? key.frontendApiUrl : clerkKeys.checkProxyUrl(proxyUrl),
+    devBrowserToken:
+      key.instanceType === "production"
+        ? undefined
+        : (token ?? clerkKeys.cookieToken(publishableKey.trim())),
+  }
+}
+
+/**
+ * The query string of a development instance's request. No token: the error
+ * the Frontend API would answer, without the request. A function that throws
+ * is a defect in the app (DESIGN §2.9), not a network failure.
+ */
+const devBrowserQuery =
+  (token: DevBrowserTokenFn): (() => Promise<string>) =>
+  async () => {
+    let value: unknown
+    try {
+      value = await token()
+    } catch (defect) {
+      throw new clerkKeys.AppDefect(defect)
+    }
+    if (!clerkKeys.isUsableDevBrowserToken(value)) {
+      throw new TokenSourceError({
+        status: 401,
+        code: "dev_browser_unauthenticated",
+        message:
+          "no dev-browser token for this development instance: load clerk-js, or pass devBrowserToken",
+      })
+    }
+    return `?${clerkKeys.DEV_BROWSER_COOKIE}=${encodeURIComponent(value)}`
+  }
+
+/** Clerk's Backend API, the default of `clerkBackendApi`. */
+const CLERK_BACKEND_API = "https://api.clerk.com"
 
 /** Options of `clerkBackendApi`. */
 export interface BackendApiOptions {
-  /** The Backend API's base URL, e.g. `https://api.clerk.com`. */
-  readonly baseUrl: string
+  /** The Backend API's base URL; default Clerk's, `https://api.clerk.com`. */
+  readonly baseUrl?: string | undefined
   /** The secret key sent as `Authorization: Bearer …`. Never logged or echoed. */
   readonly secretKey: string
 }
@@ -94,7 +213,10 @@ export interface BackendApiOptions {
  * with `Authorization: Bearer <secretKey>`.
  */
 export const clerkBackendApi = (options: BackendApiOptions): Layer.Layer<TokenSource> => {
-  const baseUrl = checkBaseUrl(options)
+  if (typeof options !== "object" || options === null) {
+    throw new InvalidOptionsError({ detail: "clerkBackendApi takes { secretKey, baseUrl? }" })
+  }
+  const baseUrl = options.baseUrl === undefined ? CLERK_BACKEND_API : checkBaseUrl(options)
   if (typeof options.secretKey !== "string" || options.secretKey.length === 0) {
     throw new InvalidOptionsError({ detail: "secretKey must be a non-empty string" })
   }
@@ -118,7 +240,15 @@ const MAX_BODY_BYTES = 1024 * 1024
 const httpSource = (
   baseUrl: string,
   prefix: string,
-  init: { readonly credentials?: RequestCredentials; readonly headers?: Record<string, string> },
+  init: {
+    readonly credentials?: RequestCredentials
+    readonly headers?: Record<string, string>
+    /**
+     * The query string of each request (`?…`), worked out before it is sent;
+     * throws a `TokenSourceError`, or an `AppDefect` for a bug in the app's code.
+     */
+    readonly query?: () => Promise<string>
+  },
 ): Layer.Layer<TokenSource> =>
   Layer.effect(
     TokenSource,
@@ -130,9 +260,10 @@ const httpSource = (
         fetch: (request) =>
           Effect.tryPromise({
             try: async (signal) => {
+              const search = init.query === undefined ? "" : await init.query()
               const url = `${base}${prefix}${encodeURIComponent(request.sessionId)}/tokens${
                 request.template === undefined ? "" : `/${encodeURIComponent(request.template)}`
-              }`
+              }${search}`
               const body = new URLSearchParams()
               if (request.organizationId !== undefined) {
                 body.set("organization_id", request.organizationId)
@@ -161,7 +292,8 @@ const httpSource = (
             catch: (cause) =>
               cause instanceof TokenSourceError
                 ? cause
-                : new TokenSourceError({ cause, message: "the request failed" }),
+                : (clerkKeys.rethrowAppDefect(cause) ??
+                  new TokenSourceError({ cause, message: "the request failed" })),
           }),
       })
     }),

@@ -79,3 +79,10 @@ export {
 } from "./TokenError.ts"
 /** How a source fails, and what it is asked for. */
 export { TokenSourceError, type TokenRequest } from "./TokenSource.ts"
+/** Reads a Clerk publishable key: the kind of instance and the Frontend API URL. */
+export {
+  type DevBrowserTokenFn,
+  type FrontendApiOptions,
+  parsePublishableKey,
+  type PublishableKey,
+} from "./TokenSource.ts"

@@ -31,4 +31,5 @@ export {
   type MalformedBody,
 } from "./faults.ts"
 export type { DevServerStats } from "./stats.ts"
+export { DEV_BROWSER_PARAM, publishableKeyFor, type InstanceType } from "./instance.ts"
 export { redact } from "./internal/http.ts"

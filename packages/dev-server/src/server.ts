@@ -26,6 +26,7 @@ import {
   type CorsPolicy,
   type Reply,
 } from "./internal/http.ts"
+import { DevBrowsers, publishableKeyFor, type InstanceType } from "./instance.ts"
 import { routes, type AppliedFault, type Context } from "./internal/routes.ts"
 import { generateSigningKey, type SigningKey } from "./keys.ts"
 import { StatsRecorder, type DevServerStats } from "./stats.ts"
@@ -71,6 +72,13 @@ export interface DevServerOptions {
   readonly log?: (line: string) => void
   /** The server's clock in epoch ms (for `iat`/`exp` and fault windows); default `Date.now`. */
   readonly now?: () => number
+  /**
+   * The kind of Clerk instance to stand in for. `"development"`: a `pk_test_`
+   * key, and the Frontend API's token routes require a dev-browser token
+   * (`POST /v1/dev_browser`) as the `__clerk_db_jwt` query parameter.
+   * Default `"production"`: a `pk_live_` key, no dev-browser token.
+   */
+  readonly instance?: InstanceType
 }
 
 /** A running dev server, with helpers to drive it from tests without HTTP. */
@@ -87,6 +95,12 @@ export interface DevServer {
   readonly jwksUrl: string
   /** The secret key the backend routes require. */
   readonly secretKey: string
+  /** The kind of Clerk instance it stands in for. */
+  readonly instance: InstanceType
+  /** Its publishable key: `pk_test_`/`pk_live_` + base64 of `host:port$`, as Clerk's keys hold their Frontend API. */
+  readonly publishableKey: string
+  /** Issues a dev-browser token, as `POST /v1/dev_browser` does; throws on a production instance. */
+  createDevBrowser(): string
   /** The public keys, as the JWKS routes serve them. */
   jwks(): { readonly keys: readonly JWK[] }
   /** Starts an active session for a user, as `POST /v1/client/sessions` does. */
@@ -215,6 +229,11 @@ export const startDevServer = async (options: DevServerOptions = {}): Promise<De
     throw new Error("maxBodyBytes must be a positive whole number")
   }
   const now = options.now ?? Date.now
+  const instance = options.instance ?? "production"
+  if (instance !== "development" && instance !== "production") {
+    throw new Error('instance must be "development" or "production"')
+  }
+  const devBrowsers = instance === "development" ? new DevBrowsers() : undefined
   const log = options.log
   const policy = corsPolicy(options.corsOrigins)
   const hosts = hostPolicy(options.allowedHosts, host)
@@ -232,7 +251,10 @@ export const startDevServer = async (options: DevServerOptions = {}): Promise<De
   const reset = (resetOptions: { readonly sessions?: boolean } = {}) => {
     faults.clear()
     stats.reset()
-    if (resetOptions.sessions === true) authority.clearSessions()
+    if (resetOptions.sessions === true) {
+      authority.clearSessions()
+      devBrowsers?.clear()
+    }
   }
   const router = routes({
     authority,
@@ -242,6 +264,7 @@ export const startDevServer = async (options: DevServerOptions = {}): Promise<De
     stopped: stopped.signal,
     applied: (req, fault) => applied.set(req, fault),
     reset,
+    devBrowsers,
   })
 
   /** Finds the route and runs it; CORS preflights and routing errors are answered here. */
@@ -389,6 +412,12 @@ export const startDevServer = async (options: DevServerOptions = {}): Promise<De
     issuer: url,
     jwksUrl: `${url}/.well-known/jwks.json`,
     secretKey,
+    instance,
+    publishableKey: publishableKeyFor(instance, url),
+    createDevBrowser: () => {
+      if (devBrowsers === undefined) throw new Error("a production instance has no dev browsers")
+      return devBrowsers.create()
+    },
     jwks: () => authority.jwks(),
     signIn: (userId) => authority.signIn(userId),
     signOut: (sessionId) => authority.signOut(sessionId),

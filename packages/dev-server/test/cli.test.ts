@@ -71,11 +71,15 @@ const tokenUrl = async (url: string) => {
 }
 
 describe("tok-dev-server", () => {
-  it("prints its URL on one line, serves tokens, and exits 0 on SIGTERM", async () => {
+  it("prints its URL and its publishable key, serves tokens, and exits 0 on SIGTERM", async () => {
     const run = cli(["--port", "0"])
     const url = await run.url()
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
-    expect(run.output().stdout).toBe(`tok dev server listening on ${url}\n`)
+    const key = `pk_live_${Buffer.from(`${new URL(url).host}$`).toString("base64")}`
+    await vi.waitFor(() => expect(run.output().stdout).toContain("publishable key"))
+    expect(run.output().stdout).toBe(
+      `tok dev server listening on ${url}\ntok dev server publishable key ${key} (production instance)\n`,
+    )
     const { body } = await post(await tokenUrl(url))
     expect(decodeJwt(jwtOf(body))).toMatchObject({ iss: url, sub: "user_cli" })
     run.child.kill("SIGTERM")
@@ -188,7 +192,7 @@ describe("tok-dev-server", () => {
     run.child.kill("SIGTERM")
     expect(await run.exit()).toBe(0)
     const { stdout, stderr } = run.output()
-    expect(stdout.trim().split("\n")).toHaveLength(1)
+    expect(stdout.trim().split("\n")).toHaveLength(2)
     const lines = stderr.trim().split("\n")
     expect(lines).toHaveLength(3)
     expect(lines[1]).toMatch(/^\[tok\] POST \/v1\/client\/sessions\/sess_\w+\/tokens 200 /)
@@ -210,12 +214,29 @@ describe("tok-dev-server", () => {
     [["--signing-key", "/nonexistent/k.pem"], /--signing-key: cannot read/],
     [["--cors-origin", "not an origin"], /corsOrigins/],
     [["--secret-key", "short"], /at least 8 characters/],
+    [["--instance", "staging"], /--instance must be development or production, got "staging"/],
   ])("refuses %j with a clear message and a non-zero exit", async (args, message) => {
     const run = cli(args)
     const code = await run.exit()
     expect(code).not.toBe(0)
     expect(run.output().stderr).toMatch(message)
     expect(run.output().stdout).toBe("")
+  })
+
+  it("stands in for a development instance with --instance development", async () => {
+    const run = cli(["--instance", "development"])
+    const url = await run.url()
+    await vi.waitFor(() => expect(run.output().stdout).toContain("publishable key"))
+    const key = /publishable key (pk_test_\S+) \(development instance\)/.exec(
+      run.output().stdout,
+    )?.[1]
+    expect(Buffer.from(key!.slice(8), "base64").toString()).toBe(`${new URL(url).host}$`)
+    const tokens = await tokenUrl(url)
+    expect(errorCode((await post(tokens)).body)).toBe("dev_browser_unauthenticated")
+    const { id } = (await post(`${url}/v1/dev_browser`)).body as { id: string }
+    expect((await post(`${tokens}?__clerk_db_jwt=${id}`)).status).toBe(200)
+    run.child.kill("SIGTERM")
+    expect(await run.exit()).toBe(0)
   })
 
   it("refuses a templates file with a bad template, naming it", async () => {

@@ -619,6 +619,8 @@ const CREDENTIAL_CODES: ReadonlySet<string> = new Set([
   "authorization_header_missing",
   "authorization_header_format_invalid",
   "authorization_invalid",
+  // A development instance that did not get (or did not know) the dev-browser token.
+  "dev_browser_unauthenticated",
 ])
 
 /** Completes a flight: its Effect waiters, then its Promise-face listeners. */

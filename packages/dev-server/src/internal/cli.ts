@@ -6,6 +6,7 @@
 import { readFile } from "node:fs/promises"
 import { parseArgs } from "node:util"
 import { malformedBodies, type FaultSettings, type MalformedBody } from "../faults.ts"
+import { instanceTypes, type InstanceType } from "../instance.ts"
 import { loadSigningKey } from "../keys.ts"
 import { startDevServer, type DevServerOptions } from "../server.ts"
 import { parseTemplates } from "../templates.ts"
@@ -13,8 +14,9 @@ import { parseTemplates } from "../templates.ts"
 const usage = `Usage: tok-dev-server [options]
 
 A Clerk-compatible token server for demos and tests: real RS256 JWTs, a JWKS,
-JWT templates and fault injection. Prints one line,
-"tok dev server listening on http://HOST:PORT", and runs until SIGINT/SIGTERM.
+JWT templates and fault injection. Prints two lines,
+"tok dev server listening on http://HOST:PORT" and
+"tok dev server publishable key pk_…", and runs until SIGINT/SIGTERM.
 
 Server
   --port <n>               TCP port; 0 = a free port chosen by the OS (default 0)
@@ -30,6 +32,10 @@ Server
   --allowed-host <name>    accept requests with this Host name; repeat for more; "*" any
                            (default: bound to loopback, only 127.0.0.1, localhost, [::1])
   --max-body <bytes>       largest request body accepted (default 65536)
+  --instance <kind>        the Clerk instance it stands in for: production (default; a
+                           pk_live_ key) or development (a pk_test_ key; Frontend API
+                           token routes require a dev-browser token, POST /v1/dev_browser,
+                           as the __clerk_db_jwt query parameter)
   --verbose                log one line per request to stderr
 
 Faults, on token requests only (change them at run time: POST /__tok/faults)
@@ -59,6 +65,7 @@ const options = {
   "cors-origin": { type: "string", multiple: true },
   "allowed-host": { type: "string", multiple: true },
   "max-body": { type: "string" },
+  instance: { type: "string" },
   verbose: { type: "boolean" },
   latency: { type: "string" },
   "fail-next": { type: "string" },
@@ -173,12 +180,17 @@ export const parseCommand = (argv: readonly string[], env: NodeJS.ProcessEnv): C
     throw new UsageError("--secret-key must be at least 8 characters")
   }
   if (values.host === "") throw new UsageError("--host must not be empty")
+  const instance = values.instance
+  if (instance !== undefined && !(instanceTypes as readonly string[]).includes(instance)) {
+    throw new UsageError(`--instance must be development or production, got "${instance}"`)
+  }
   const serverOptions: DevServerOptions = {
     ...(port === undefined ? {} : { port }),
     ...(values.host === undefined ? {} : { host: values.host }),
     ...(secretKey === undefined ? {} : { secretKey }),
     ...(lifetime === undefined ? {} : { tokenLifetime: lifetime }),
     ...(maxBody === undefined ? {} : { maxBodyBytes: maxBody }),
+    ...(instance === undefined ? {} : { instance: instance as InstanceType }),
     ...(values["cors-origin"] === undefined ? {} : { corsOrigins: values["cors-origin"] }),
     ...(values["allowed-host"] === undefined ? {} : { allowedHosts: values["allowed-host"] }),
     ...(Object.keys(faults).length === 0 ? {} : { faults }),
@@ -265,6 +277,7 @@ export const main = async (
     return 1
   }
   io.out(`tok dev server listening on ${server.url}\n`)
+  io.out(`tok dev server publishable key ${server.publishableKey} (${server.instance} instance)\n`)
 
   const running = server
   return new Promise<number>((resolve) => {

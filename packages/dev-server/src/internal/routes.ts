@@ -7,6 +7,7 @@ import type { IncomingMessage } from "node:http"
 import { setTimeout as delay } from "node:timers/promises"
 import { checkLifetime, isIdentifier, type Authority } from "../authority.ts"
 import { parseFaultSettings, type FaultController, type FaultSettings } from "../faults.ts"
+import { DEV_BROWSER_PARAM, publishableKeyFor, type DevBrowsers } from "../instance.ts"
 import type { StatsRecorder } from "../stats.ts"
 import { isLifetime, maxLifetimeSeconds, parseTemplates } from "../templates.ts"
 import { HttpError, json, malformedReply, Router, type BodyFields, type Reply } from "./http.ts"
@@ -35,6 +36,8 @@ export interface RouteDeps {
   readonly applied: (req: IncomingMessage, fault: AppliedFault) => void
   /** Clears faults and stats (and sessions when asked). */
   readonly reset: (options: { readonly sessions?: boolean }) => void
+  /** A development instance's dev-browser tokens; `undefined` for a production instance. */
+  readonly devBrowsers?: DevBrowsers | undefined
 }
 
 const sha256 = (text: string) => createHash("sha256").update(text, "utf8").digest()
@@ -94,6 +97,23 @@ export const routes = (deps: RouteDeps): Router<Context> => {
         longMessage: "The Bearer token does not match the server's secret key.",
       })
     }
+  }
+
+  /**
+   * A development instance's Frontend API: the `__clerk_db_jwt` query
+   * parameter must hold a dev-browser token it issued, or the answer is
+   * Clerk's 401 `dev_browser_unauthenticated`.
+   */
+  const requireDevBrowser = (req: IncomingMessage, devBrowsers: DevBrowsers): void => {
+    const query = new URLSearchParams((req.url ?? "").split("?")[1] ?? "")
+    const problem = devBrowsers.check(query.get(DEV_BROWSER_PARAM))
+    if (problem === undefined) return
+    throw new HttpError(401, "dev_browser_unauthenticated", "Browser unauthenticated", {
+      longMessage:
+        problem === "missing"
+          ? `This is a development instance: send the dev-browser token as the ${DEV_BROWSER_PARAM} query parameter (get one with POST /v1/dev_browser).`
+          : "This development instance does not know the dev-browser token (stale, or from another instance or an earlier run): get a new one with POST /v1/dev_browser.",
+    })
   }
 
   const activeSession = (sessionId: string) => {
@@ -168,6 +188,7 @@ export const routes = (deps: RouteDeps): Router<Context> => {
             })
       }
       if (backend) requireSecret(context.req)
+      else if (deps.devBrowsers !== undefined) requireDevBrowser(context.req, deps.devBrowsers)
       const body = await bodyRead
       const organizationId = optionalId(body, "organization_id")
       const lifetime = optionalLifetime(body)
@@ -200,7 +221,14 @@ export const routes = (deps: RouteDeps): Router<Context> => {
     jwksUrl: `${authority.issuer}/.well-known/jwks.json`,
     tokenLifetime: authority.tokenLifetime,
     templates: authority.templates(),
+    ...instanceConfig(),
   })
+
+  /** The instance's kind and publishable key (known once the server listens). */
+  const instanceConfig = () => {
+    const instance = deps.devBrowsers === undefined ? "production" : "development"
+    return { instance, publishableKey: publishableKeyFor(instance, authority.issuer) }
+  }
 
   const router = new Router<Context>()
 
@@ -228,6 +256,14 @@ export const routes = (deps: RouteDeps): Router<Context> => {
       requireSecret(req)
       return json(200, authority.jwks())
     })
+
+  // Frontend API of a development instance: a dev browser for each browser.
+  const devBrowsers = deps.devBrowsers
+  if (devBrowsers !== undefined) {
+    router.on("POST", "/v1/dev_browser", async () =>
+      json(200, { object: "dev_browser", id: devBrowsers.create() }),
+    )
+  }
 
   // Frontend API: sign in, read, sign out, tokens.
   router
