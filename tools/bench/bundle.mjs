@@ -248,7 +248,7 @@ export const peers = {
 /**
  * Where the bytes of one entry come from, by each bundler's own report:
  * esbuild's metafile (bytes each input contributes to the output) and Rollup's
- * rendered modules (bytes before terser). Grouped by package module.
+ * rendered modules (what tree-shaking kept of each, minified alone).
  */
 export const report = async (entry, top = 40) => {
   const file = await entryFile(entry)
@@ -262,8 +262,15 @@ export const report = async (entry, top = 40) => {
     label(path),
     bytesInOutput,
   ])
+  // Rollup's rendered modules keep Effect's JSDoc: each is minified on its own to compare.
+  const { transform } = await import("esbuild")
   const { modules } = await rollup(file)
-  const fromRollup = Object.entries(modules).map(([path, m]) => [label(path), m.renderedLength])
+  const fromRollup = await Promise.all(
+    Object.entries(modules).map(async ([path, m]) => [
+      label(path),
+      m.code ? (await transform(m.code, { minify: true, target })).code.length : 0,
+    ]),
+  )
   const table = (rows) =>
     rows
       .filter(([, bytes]) => bytes > 0)
@@ -286,7 +293,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     else
       for (const [bundler, r] of Object.entries(result)) {
         console.log(
-          `\n${bundler} — ${r.totalBytes ?? r.totalRenderedBytes} B (${bundler === "esbuild" ? "minified, bytes in output" : "rendered before terser"})`,
+          `\n${bundler} — ${r.totalBytes} B (${bundler === "esbuild" ? "metafile: bytes each input has in the minified output" : "rendered modules after tree-shaking, each minified alone"})`,
         )
         for (const [module, bytes] of r.modules)
           console.log(`${String(bytes).padStart(8)}  ${module}`)
