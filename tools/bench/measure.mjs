@@ -5,6 +5,7 @@
 import { spawn } from "node:child_process"
 import { readdirSync, readFileSync } from "node:fs"
 import os from "node:os"
+import { performance } from "node:perf_hooks"
 import { fileURLToPath } from "node:url"
 import { gzipSync } from "node:zlib"
 import { bundlers, entries, peers, withLargest } from "./bundle.mjs"
@@ -60,13 +61,9 @@ const bundleJobs = (names, log) =>
     // Rollup and webpack run terser, the slow part: start them first.
     .sort((a, b) => ["rollup", "webpack"].indexOf(b) - ["rollup", "webpack"].indexOf(a))
     .map((bundler) => async () => {
-      log(`bundles with ${bundler}`)
-      const [, result] = await runJson(".", [
-        "tools/bench/bundle.mjs",
-        "--bundlers",
-        bundler,
-        ...names,
-      ])
+      const [, result] = await timed(log, `bundles with ${bundler}`, () =>
+        runJson(".", ["tools/bench/bundle.mjs", "--bundlers", bundler, ...names]),
+      )
       return result
     })
 
@@ -81,9 +78,15 @@ const merge = (perBundler) => {
   return Object.fromEntries(Object.entries(merged).map(([entry, s]) => [entry, withLargest(s)]))
 }
 
-const benchJob = (log, what, cwd, args) => async () => {
+const benchJob = (log, what, cwd, args) => () => timed(log, what, () => runJson(cwd, args))
+
+/** Logs `what` when it starts and how long it took when it ends (CI's logs show where the time goes). */
+const timed = async (log, what, run) => {
+  const started = performance.now()
   log(what)
-  return runJson(cwd, args)
+  const result = await run()
+  log(`${what}: done in ${((performance.now() - started) / 1000).toFixed(1)} s`)
+  return result
 }
 
 /** The deterministic measurements CI gates. */
