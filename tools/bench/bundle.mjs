@@ -1,42 +1,198 @@
-// Bundle size of a production build of a minimal app per adapter (core
-// included, the framework itself external) and of core alone, built with the
-// repo's own bundler (Vite), minified; reports min and min+gzip bytes.
+// Bundle size of a production build of a minimal app per published entry
+// (core alone, core + each adapter; the framework itself external) and of the
+// peers' smallest equivalent apps, built by each bundler users have: esbuild
+// (inside Angular CLI's application builder), Rollup (node-resolve + terser),
+// webpack 5 (production mode, terser) and Vite. The tok packages are consumed
+// as published: their `dist/` builds (`nx run-many -t build` first).
+//
+//   node tools/bench/bundle.mjs [--json] [entry…]     min and min+gzip per bundler
+//   node tools/bench/bundle.mjs --report core          esbuild's and Rollup's per-module bytes
 import { Buffer } from "node:buffer"
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs"
+import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { gzipSync } from "node:zlib"
-import { build } from "vite"
 
 const root = fileURLToPath(new URL("../..", import.meta.url))
-const at = (path) => fileURLToPath(new URL(`../../${path}`, import.meta.url))
+const at = (path) => join(root, path)
+/** Transpiled entries and webpack's output; inside the repo so peers resolve from its node_modules. */
+const work = at("node_modules/.cache/tok-bench")
 
-/** Workspace packages from source; Angular from its ngc build (decorators compiled away). */
-const alias = [
-  { find: /^@tok\/core$/, replacement: at("packages/core/src/index.ts") },
-  { find: /^@tok\/vue$/, replacement: at("packages/vue/src/index.ts") },
-  { find: /^@tok\/svelte$/, replacement: at("packages/svelte/src/index.ts") },
-  { find: /^@tok\/angular$/, replacement: at("packages/angular/dist/index.js") },
-]
-const external = [/^vue(\/|$)/, /^svelte(\/|$)/, /^@angular\//, /^rxjs(\/|$)/, /^tslib$/]
+/** The published builds, as an app gets them from `import … from "@tok/…"`. */
+const tokPackages = {
+  "@tok/core": at("packages/core/dist/index.js"),
+  "@tok/vue": at("packages/vue/dist/index.js"),
+  "@tok/svelte": at("packages/svelte/dist/index.js"),
+  "@tok/angular": at("packages/angular/dist/index.js"),
+}
+/** The frameworks are the app's own: never counted. */
+const isExternal = (id) => /^(vue|svelte|rxjs|tslib)(\/|$)|^@angular\//.test(id)
+const conditions = ["browser", "import", "module", "production", "default"]
+const define = { "process.env.NODE_ENV": '"production"' }
+const target = "es2022"
 
-/** Builds one entry; returns { minBytes, gzipBytes }. */
-export const measure = async (entry) => {
+/** The app, TypeScript stripped once, so every bundler reads the same JavaScript. */
+const entryFile = async (entry) => {
+  const { transform } = await import("esbuild")
+  const source = readFileSync(new URL(`./apps/${entry}.ts`, import.meta.url), "utf8")
+  const { code } = await transform(source, { loader: "ts", format: "esm", target })
+  const file = join(work, "apps", `${entry}.js`)
+  mkdirSync(dirname(file), { recursive: true })
+  // Parallel runs write the same bytes; a rename keeps any reader from a half-written file.
+  writeFileSync(`${file}.${process.pid}`, code)
+  renameSync(`${file}.${process.pid}`, file)
+  return file
+}
+
+const sizes = (code) => ({
+  minBytes: Buffer.byteLength(code),
+  gzipBytes: gzipSync(code, { level: 9 }).length,
+})
+
+/** esbuild, as Angular CLI's application builder runs it: bundle, minify, ESM. */
+const esbuild = async (file, { metafile = false } = {}) => {
+  const { build } = await import("esbuild")
+  const result = await build({
+    entryPoints: [file],
+    bundle: true,
+    minify: true,
+    format: "esm",
+    platform: "browser",
+    target,
+    conditions,
+    define,
+    alias: tokPackages,
+    plugins: [
+      {
+        name: "external-frameworks",
+        setup: (b) =>
+          b.onResolve({ filter: /.*/ }, (args) =>
+            isExternal(args.path) ? { path: args.path, external: true } : undefined,
+          ),
+      },
+    ],
+    write: false,
+    metafile,
+    logLevel: "silent",
+  })
+  return { code: result.outputFiles[0].text, metafile: result.metafile }
+}
+
+/** Rollup's parsed modules, kept from one build to the next (the entries share Effect). */
+let rollupCache
+
+/** Rollup 4 with @rollup/plugin-node-resolve, -commonjs and -terser. */
+const rollup = async (file) => {
+  const [{ rollup: bundle }, { nodeResolve }, { default: commonjs }, { default: terser }] =
+    await Promise.all([
+      import("rollup"),
+      import("@rollup/plugin-node-resolve"),
+      import("@rollup/plugin-commonjs"),
+      import("@rollup/plugin-terser"),
+    ])
+  const build = await bundle({
+    input: file,
+    cache: rollupCache,
+    external: isExternal,
+    onwarn: () => undefined,
+    plugins: [
+      { name: "tok-packages", resolveId: (id) => tokPackages[id] ?? null },
+      {
+        name: "node-env",
+        transform: (code) =>
+          code.includes("process.env.NODE_ENV")
+            ? {
+                code: code.replaceAll("process.env.NODE_ENV", define["process.env.NODE_ENV"]),
+                map: null,
+              }
+            : null,
+      },
+      nodeResolve({ browser: true, exportConditions: conditions }),
+      commonjs(),
+    ],
+  })
+  const { output } = await build.generate({
+    format: "es",
+    inlineDynamicImports: true,
+    plugins: [terser()],
+  })
+  rollupCache = build.cache
+  await build.close()
+  const [chunk] = output
+  return { code: chunk.code, modules: chunk.modules }
+}
+
+/**
+ * webpack 5, production mode (terser-webpack-plugin), ESM output. Several
+ * apps build in one compilation (the modules they share are parsed once):
+ * without split chunks each entry's file holds all it uses, and webpack's
+ * used-exports analysis is per entry (per runtime), so each file is what a
+ * build of that app alone gives.
+ */
+const webpackMany = async (files) => {
+  const [{ default: wp }, { default: TerserPlugin }] = await Promise.all([
+    import("webpack"),
+    import("terser-webpack-plugin"),
+  ])
+  const out = join(work, "webpack", String(process.pid))
+  const compiler = wp({
+    mode: "production",
+    context: root,
+    entry: Object.fromEntries(files.map((file, i) => [`app${i}`, file])),
+    target: ["web", target],
+    devtool: false,
+    experiments: { outputModule: true },
+    output: { path: out, filename: "[name].js", module: true, library: { type: "module" } },
+    externalsType: "module",
+    externals: [
+      ({ request }, callback) => (isExternal(request) ? callback(null, request) : callback()),
+    ],
+    resolve: {
+      alias: Object.fromEntries(Object.entries(tokPackages).map(([k, v]) => [`${k}$`, v])),
+      conditionNames: conditions,
+    },
+    optimization: {
+      minimize: true,
+      minimizer: [new TerserPlugin({ extractComments: false, parallel: false })],
+      splitChunks: false,
+      runtimeChunk: false,
+    },
+    performance: { hints: false },
+    plugins: [new wp.DefinePlugin(define)],
+  })
+  const stats = await new Promise((resolve, reject) =>
+    compiler.run((error, result) => (error ? reject(error) : resolve(result))),
+  )
+  await new Promise((resolve) => compiler.close(resolve))
+  if (stats.hasErrors()) throw new Error(stats.toString({ all: false, errors: true }))
+  const codes = files.map((_, i) => ({ code: readFileSync(join(out, `app${i}.js`), "utf8") }))
+  rmSync(out, { recursive: true, force: true })
+  return codes
+}
+const webpack = async (file) => (await webpackMany([file]))[0]
+
+/** Vite 8 (Rolldown, minified by Oxc), an app build (library mode keeps whitespace), one chunk. */
+const vite = async (file) => {
+  const { build } = await import("vite")
   const result = await build({
     configFile: false,
     root,
     logLevel: "silent",
     mode: "production",
-    define: { "process.env.NODE_ENV": '"production"' },
-    resolve: { alias, conditions: ["browser", "module", "production", "default"] },
+    define,
+    resolve: {
+      alias: Object.entries(tokPackages).map(([name, path]) => ({
+        find: new RegExp(`^${name.replace("/", "\\/")}$`),
+        replacement: path,
+      })),
+      conditions,
+    },
     build: {
       write: false,
       minify: true,
-      target: "es2022",
+      target,
       modulePreload: false,
-      lib: {
-        entry: fileURLToPath(new URL(`./apps/${entry}.ts`, import.meta.url)),
-        formats: ["es"],
-      },
-      rolldownOptions: { external, output: { codeSplitting: false } },
+      rolldownOptions: { input: file, external: isExternal, output: { codeSplitting: false } },
     },
   })
   const outputs = (Array.isArray(result) ? result : [result]).flatMap((r) => r.output)
@@ -44,9 +200,41 @@ export const measure = async (entry) => {
     .filter((o) => o.type === "chunk")
     .map((o) => o.code)
     .join("\n")
-  return { minBytes: Buffer.byteLength(code), gzipBytes: gzipSync(code, { level: 9 }).length }
+  return { code }
 }
 
+export const bundlers = { esbuild, rollup, webpack, vite }
+
+/** Builds one entry with the given bundlers; returns each one's `{ minBytes, gzipBytes }`. */
+export const measure = async (entry, names = Object.keys(bundlers)) =>
+  (await measureMany([entry], names))[entry]
+
+/** `measure` for several entries; webpack builds them in one compilation. */
+export const measureMany = async (list, names = Object.keys(bundlers)) => {
+  const files = await Promise.all(list.map(entryFile))
+  const results = Object.fromEntries(list.map((entry) => [entry, {}]))
+  for (const name of names) {
+    const built =
+      name === "webpack"
+        ? await webpackMany(files)
+        : await files.reduce(
+            async (done, file) => [...(await done), await bundlers[name](file)],
+            [],
+          )
+    list.forEach((entry, i) => (results[entry][name] = sizes(built[i].code)))
+  }
+  return results
+}
+
+/** Adds `largest`: the bundler with the most min+gzip bytes, what the budgets gate. */
+export const withLargest = (byBundler) => {
+  const [bundler, worst] = Object.entries(byBundler).sort(
+    ([, a], [, b]) => b.gzipBytes - a.gzipBytes,
+  )[0]
+  return { ...byBundler, largest: { bundler, ...worst } }
+}
+
+/** The published entries: core alone, and core with each adapter. */
 export const entries = ["core", "vue", "svelte", "angular"]
 
 /** Peers, built the same way in the same run: the smallest app that reads a cached token. */
@@ -57,9 +245,81 @@ export const peers = {
   "msal-browser": "peer-msal",
 }
 
+/**
+ * Where the bytes of one entry come from, by each bundler's own report:
+ * esbuild's metafile (bytes each input contributes to the output) and Rollup's
+ * rendered modules (what tree-shaking kept of each, minified alone).
+ */
+export const report = async (entry, top = 40) => {
+  const file = await entryFile(entry)
+  const label = (path) =>
+    path
+      .replace(/^.*node_modules\/(\.pnpm\/[^/]+\/node_modules\/)?/, "")
+      .replace(/^.*packages\/([^/]+)\/dist\//, "@tok/$1/")
+  const { metafile } = await esbuild(file, { metafile: true })
+  const [output] = Object.values(metafile.outputs)
+  const fromEsbuild = Object.entries(output.inputs).map(([path, { bytesInOutput }]) => [
+    label(path),
+    bytesInOutput,
+  ])
+  // Rollup's rendered modules keep Effect's JSDoc: each is minified on its own to compare.
+  const { transform } = await import("esbuild")
+  const { modules } = await rollup(file)
+  const fromRollup = await Promise.all(
+    Object.entries(modules).map(async ([path, m]) => [
+      label(path),
+      m.code ? (await transform(m.code, { minify: true, target })).code.length : 0,
+    ]),
+  )
+  const table = (rows) =>
+    rows
+      .filter(([, bytes]) => bytes > 0)
+      .sort(([, a], [, b]) => b - a)
+      .slice(0, top)
+  return {
+    esbuild: { totalBytes: output.bytes, modules: table(fromEsbuild) },
+    rollup: {
+      totalRenderedBytes: fromRollup.reduce((s, [, b]) => s + b, 0),
+      modules: table(fromRollup),
+    },
+  }
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const results = {}
-  for (const entry of entries) results[entry] = await measure(entry)
-  for (const [name, entry] of Object.entries(peers)) results[name] = await measure(entry)
-  console.log(JSON.stringify({ bench: "bundle", ...results }))
+  const args = process.argv.slice(2)
+  if (args[0] === "--report") {
+    const result = await report(args[1] ?? "core", Number(args[2] ?? 40))
+    if (args.includes("--json")) console.log(JSON.stringify(result))
+    else
+      for (const [bundler, r] of Object.entries(result)) {
+        console.log(
+          `\n${bundler} — ${r.totalBytes} B (${bundler === "esbuild" ? "metafile: bytes each input has in the minified output" : "rendered modules after tree-shaking, each minified alone"})`,
+        )
+        for (const [module, bytes] of r.modules)
+          console.log(`${String(bytes).padStart(8)}  ${module}`)
+      }
+  } else {
+    const option = args.indexOf("--bundlers")
+    const names = option >= 0 ? args[option + 1].split(",") : Object.keys(bundlers)
+    const wanted = args.filter((a, i) => !a.startsWith("--") && i !== option + 1)
+    const list = wanted.length > 0 ? wanted : [...entries, ...Object.keys(peers)]
+    const measured = await measureMany(
+      list.map((name) => peers[name] ?? name),
+      names,
+    )
+    const results = Object.fromEntries(
+      list.map((name) => [name, withLargest(measured[peers[name] ?? name])]),
+    )
+    if (args.includes("--json")) console.log(JSON.stringify({ bench: "bundle", ...results }))
+    else
+      for (const [name, r] of Object.entries(results))
+        console.log(
+          `${name.padEnd(16)} ${names
+            .map(
+              (b) =>
+                `${b} ${(r[b].minBytes / 1024).toFixed(1)}/${(r[b].gzipBytes / 1024).toFixed(1)} KB`,
+            )
+            .join("  ")}`,
+        )
+  }
 }

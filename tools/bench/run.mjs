@@ -2,6 +2,7 @@
 // baselines measured in the same run, written to bench-results.json.
 import { readFileSync, writeFileSync } from "node:fs"
 import os from "node:os"
+import { bundlers } from "./bundle.mjs"
 import { all, pick } from "./measure.mjs"
 import { verdict } from "./verdict.mjs"
 
@@ -43,16 +44,11 @@ const rows = [
     `JWT ${memory.jwtBytes} B, budget 4096 B`,
   ],
   ["heap per cached token (100k)", `${memory.bytesPerToken100k} B`, "budget 4096 B"],
-  ...Object.entries(results.bundle).map(([name, b]) => [
-    `bundle: ${name === "core" ? "core alone" : `@tok/${name} + core`}`,
-    `${kb(b.minBytes)} min, ${kb(b.gzipBytes)} gz`,
-    name === "core" ? "" : "budget 40 KB gz",
-  ]),
-  ...Object.entries(results.peerBundle).map(([name, b]) => [
-    `bundle: ${name} (peer)`,
-    `${kb(b.minBytes)} min, ${kb(b.gzipBytes)} gz`,
-    `@tok/vue + core is ${(results.bundle.vue.gzipBytes / b.gzipBytes).toFixed(2)}× of it`,
-  ]),
+  [
+    "Angular demo, main bundle (ng build, @angular/build)",
+    `${kb(results.demoAngular.minBytes)} min, ${kb(results.demoAngular.gzipBytes)} gz`,
+    "Angular, rxjs and the page included",
+  ],
   ...Object.entries(sign)
     .filter(([, v]) => typeof v === "number")
     .map(([k, v]) => [`dev server: ${k}`, `${v}`, ""]),
@@ -65,6 +61,38 @@ console.log(
 console.log(line(["what", "measured", "against"]))
 console.log(width.map((w) => "─".repeat(w)).join("  "))
 for (const row of rows) console.log(line(row))
+
+// Bundle bytes: one row per bundler, the entries side by side (min+gzip, min in brackets).
+const bundleTable = (title, measured, budgetOf) => {
+  const names = Object.keys(measured)
+  const cell = (b) => `${kb(b.gzipBytes)} (${kb(b.minBytes)})`
+  const table = [
+    [title, ...names],
+    ...Object.keys(bundlers).map((bundler) => [
+      bundler,
+      ...names.map((name) => cell(measured[name][bundler])),
+    ]),
+    [
+      "largest",
+      ...names.map(
+        (name) => `${kb(measured[name].largest.gzipBytes)} ${measured[name].largest.bundler}`,
+      ),
+    ],
+  ]
+  if (budgetOf) table.push(["budget", ...names.map((name) => `≤ ${kb(budgetOf(name))}`)])
+  const w = table.reduce((acc, r) => r.map((c, i) => Math.max(acc[i] ?? 0, String(c).length)), [])
+  console.log()
+  table.forEach((r, i) => {
+    console.log(r.map((c, j) => String(c).padEnd(w[j])).join("  "))
+    if (i === 0) console.log(w.map((n) => "─".repeat(n)).join("  "))
+  })
+}
+bundleTable(
+  "min+gzip (min)",
+  results.bundle,
+  (name) => budgets.gate[`bundle.${name}.largest.gzipBytes`].max,
+)
+bundleTable("peers, min+gzip (min)", results.peerBundle)
 
 const verdicts = {}
 for (const [kind, entries] of Object.entries(budgets).filter(([k]) => k !== "$comment")) {

@@ -1,7 +1,9 @@
 /**
  * The Angular demo: zoneless, standalone, signals. One tok client for the
  * page, given to the application with `provideTok`; `tokInterceptor` adds
- * the session token to requests for demo-api's origin.
+ * the session token to requests for demo-api's origin. Built by `ng build`
+ * (@angular/build's application builder, esbuild), as an Angular app is;
+ * the shared stylesheet comes in through angular.json's `styles`.
  */
 import { provideHttpClient, withFetch, withInterceptors } from "@angular/common/http"
 import { provideZonelessChangeDetection } from "@angular/core"
@@ -10,7 +12,6 @@ import { createTokenClient, provideTok, tokInterceptor } from "@tok/angular"
 import { App } from "./app.ts"
 import { DEMO_CONFIG } from "./app.config.ts"
 import { demoSource, loadConfig } from "@tok/demo-shared"
-import "@tok/demo-shared/style.css"
 
 try {
   const config = await loadConfig()
