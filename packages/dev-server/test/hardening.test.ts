@@ -80,6 +80,18 @@ describe("templates cannot set identity claims", () => {
   })
 })
 
+/** The status of `GET /` sent to `address:port` with this `Host` header. */
+const statusAt = (address: string, port: number, host: string) =>
+  new Promise<number>((resolve, reject) => {
+    const socket = connect(port, address, () =>
+      socket.write(`GET / HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`),
+    )
+    let text = ""
+    socket.on("data", (chunk) => (text += chunk.toString("latin1")))
+    socket.on("close", () => resolve(rawStatus(text)))
+    socket.on("error", reject)
+  })
+
 describe("cross-site requests and DNS rebinding", () => {
   it("refuses a state change from an origin CORS does not allow, before it changes anything", async () => {
     const server = await start()
@@ -199,6 +211,49 @@ describe("cross-site requests and DNS rebinding", () => {
       rawStatus(await raw(any, "GET / HTTP/1.1\r\nHost: whatever\r\nConnection: close\r\n\r\n")),
     ).toBe(200)
     await expect(start({ allowedHosts: ["a b"] })).rejects.toThrow("allowedHosts")
+  })
+
+  it("a Host that is a loopback name followed by more, like [::1]evil.com, is refused", async () => {
+    const server = await start()
+    for (const host of ["[::1]evil.com", "[::1]evil.com:80", "localhost@evil.com", "[::1", "a/b"]) {
+      const answer = await raw(
+        server,
+        `GET /.well-known/jwks.json HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+      )
+      expect(rawStatus(answer), host).not.toBe(200)
+    }
+    const answer = await raw(
+      server,
+      "GET / HTTP/1.1\r\nHost: [::1]evil.com\r\nConnection: close\r\n\r\n",
+    )
+    expect(rawStatus(answer)).toBe(403)
+    expect(answer).toContain("host_not_allowed")
+  })
+
+  it("bound to another loopback address, --host 127.0.0.2, answers its own printed URL", async () => {
+    const server = await start({ host: "127.0.0.2" })
+    expect(server.url).toBe(`http://127.0.0.2:${server.port}`)
+    const res = await request(server.jwksUrl)
+    expect(res.status).toBe(200)
+    // The DNS-rebinding guard is still on.
+    expect(await statusAt("127.0.0.2", server.port, "evil.example")).toBe(403)
+    expect(await statusAt("127.0.0.2", server.port, "127.0.0.3")).toBe(403)
+  })
+
+  it("loopback written out in full, 0:0:0:0:0:0:0:1, is loopback: the rebinding guard stays on", async () => {
+    const server = await start({ host: "0:0:0:0:0:0:0:1" })
+    expect(server.url).toBe(`http://[::1]:${server.port}`)
+    const get = (host: string) => statusAt("::1", server.port, host)
+    expect(await get(`[::1]:${server.port}`)).toBe(200)
+    expect(await get(`[0:0:0:0:0:0:0:1]:${server.port}`)).toBe(200)
+    expect(await get("evil.example")).toBe(403)
+    // Listed names are normalized the same way.
+    const listed = await start({ allowedHosts: ["0:0:0:0:0:0:0:1", "127.1"] })
+    const status = async (host: string) =>
+      rawStatus(await raw(listed, `GET / HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`))
+    expect(await status("[::1]")).toBe(200)
+    expect(await status("127.0.0.1:1")).toBe(200)
+    expect(await status("localhost")).toBe(403)
   })
 })
 

@@ -9,7 +9,11 @@
  * check at its end that no error ever shows a JWT or a secret key.
  */
 import { inspect } from "node:util"
-import { Cause, Effect, Exit, Layer, ManagedRuntime } from "effect"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as ManagedRuntime from "effect/ManagedRuntime"
 import { createRemoteJWKSet, jwtVerify, type JWTVerifyResult } from "jose"
 import { afterEach, expect } from "vitest"
 import {
