@@ -90,7 +90,7 @@ export interface DevServer {
   readonly secretKey: string
   /** The public keys, as the JWKS routes serve them. */
   jwks(): { readonly keys: readonly JWK[] }
-  /** Starts an active session for a user, as `POST /v1/client/sessions` does. */
+  /** Starts an active session for a user, as `POST /v1/client/sessions` does; throws when 10,000 are active. */
   signIn(userId: string): DevSession
   /** Ends a session, as `DELETE /v1/client/sessions/:sid` does; `undefined` if unknown. */
   signOut(sessionId: string): DevSession | undefined

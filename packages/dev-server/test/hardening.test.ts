@@ -284,17 +284,34 @@ describe("per-session stats", () => {
 })
 
 describe("bounded sessions and templates", () => {
-  it("keeps at most 10,000 sessions: ended ones are forgotten first, then the oldest", async () => {
+  it("a flood of sign-ins past 10,000 sessions signs nobody out: 503 with Retry-After", async () => {
     const server = await start()
     const first = server.signIn("user_first")
-    const ended = Array.from({ length: 9_999 }, (_, i) => server.signIn(`user_${i}`))[5_000]!
-    server.signOut(ended.id)
-    const next = server.signIn("user_next") // the 10,001st: the ended one goes
-    expect(server.session(ended.id)).toBeUndefined()
+    const all = [first, ...Array.from({ length: 9_999 }, (_, i) => server.signIn(`user_${i}`))]
+    const signIn = (user: string) => post(`${server.url}/v1/client/sessions`, { user_id: user })
+
+    // Full of active sessions: a sign-in is refused, and every session stays.
+    const refused = await signIn("user_flood")
+    expect(refused.status).toBe(503)
+    expect(errorCode(refused.body)).toBe("too_many_sessions")
+    expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0)
+    expect(() => server.signIn("user_flood")).toThrow("sessions are active")
     expect(server.session(first.id)?.status).toBe("active")
-    server.signIn("user_last") // none ended: the oldest goes
-    expect(server.session(first.id)).toBeUndefined()
-    expect(server.session(next.id)?.status).toBe("active")
+    const token = await post(`${server.url}/v1/client/sessions/${first.id}/tokens`)
+    expect(token.status).toBe(200)
+
+    // Once one has ended, it makes room (the one that ended first goes first).
+    const [a, b] = [all[5_000]!, all[7_000]!]
+    await request(`${server.url}/v1/client/sessions/${b.id}`, { method: "DELETE" })
+    await request(`${server.url}/v1/client/sessions/${a.id}`, { method: "DELETE" })
+    const next = await signIn("user_next")
+    expect(next.status).toBe(200)
+    expect(server.session(b.id)).toBeUndefined()
+    expect(server.session(a.id)?.status).toBe("ended")
+    expect((await signIn("user_after")).status).toBe(200)
+    expect(server.session(a.id)).toBeUndefined()
+    expect((await signIn("user_more")).status).toBe(503)
+    expect(all.filter((s) => server.session(s.id)?.status === "active")).toHaveLength(9_998)
   })
 
   it("keeps at most 1,000 templates; more answer 422", async () => {

@@ -5,7 +5,7 @@
 import { createHash, timingSafeEqual } from "node:crypto"
 import type { IncomingMessage } from "node:http"
 import { setTimeout as delay } from "node:timers/promises"
-import { checkLifetime, isIdentifier, type Authority } from "../authority.ts"
+import { checkLifetime, isIdentifier, TooManySessionsError, type Authority } from "../authority.ts"
 import { parseFaultSettings, type FaultController, type FaultSettings } from "../faults.ts"
 import type { StatsRecorder } from "../stats.ts"
 import { isLifetime, maxLifetimeSeconds, parseTemplates } from "../templates.ts"
@@ -36,6 +36,9 @@ export interface RouteDeps {
   /** Clears faults and stats (and sessions when asked). */
   readonly reset: (options: { readonly sessions?: boolean }) => void
 }
+
+/** `Retry-After` of a sign-in refused at the session cap: a guess at when one may have ended. */
+const sessionsRetryAfterSeconds = 30
 
 const sha256 = (text: string) => createHash("sha256").update(text, "utf8").digest()
 
@@ -243,7 +246,15 @@ export const routes = (deps: RouteDeps): Router<Context> => {
           "user_id must be a string of 1-256 characters.",
         )
       }
-      return json(200, authority.signIn(userId))
+      try {
+        return json(200, authority.signIn(userId))
+      } catch (error) {
+        if (!(error instanceof TooManySessionsError)) throw error
+        throw new HttpError(503, "too_many_sessions", "Too many active sessions.", {
+          longMessage: error.message,
+          headers: { "Retry-After": String(sessionsRetryAfterSeconds) },
+        })
+      }
     })
     .on("GET", "/v1/client/sessions/:sid", async (_, { sid = "" }) => {
       const session = authority.session(sid)
