@@ -65,18 +65,38 @@ describe("templates cannot set identity claims", () => {
     )
   })
 
-  it("a __proto__ claim is a claim of the token like any other", async () => {
+  it("refuses __proto__, constructor and prototype as claim keys at any depth: 400", async () => {
     const server = await start()
-    const templates = JSON.parse(
-      '{ "proto": { "claims": { "__proto__": { "admin": true }, "nested": { "__proto__": 1 } } } }',
-    ) as Parameters<typeof server.setTemplates>[0]
-    server.setTemplates(templates)
     const { id } = server.signIn("user_1")
-    const payload = decodeJwt(await server.issueToken({ sessionId: id, template: "proto" }))
-    expect(Object.hasOwn(payload, "__proto__")).toBe(true)
-    expect(Object.getOwnPropertyDescriptor(payload, "__proto__")?.value).toEqual({ admin: true })
-    expect(Object.hasOwn(payload.nested as object, "__proto__")).toBe(true)
-    expect(payload.sub).toBe("user_1")
+    const bodies = [
+      '{"templates":{"evil":{"claims":{"__proto__":{"org_id":"org_admin"}}}}}',
+      '{"templates":{"evil":{"claims":{"a":{"b":[{"__proto__":{"admin":true}}]}}}}}',
+      '{"templates":{"evil":{"claims":{"constructor":{"prototype":{"admin":true}}}}}}',
+      '{"templates":{"evil":{"claims":{"x":{"prototype":1}}}}}',
+    ]
+    for (const body of bodies) {
+      const res = await request(`${server.url}/__tok/config`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body,
+      })
+      expect(res.status, body).toBe(400)
+      const answer = (await res.json()) as { errors: { code: string; message: string }[] }
+      expect(answer.errors[0]?.code).toBe("malformed_request")
+      expect(answer.errors[0]?.message).toMatch(/the key "(__proto__|constructor|prototype)"/)
+      expect(server.templates()).not.toHaveProperty("evil")
+      expect((await post(`${server.url}/v1/client/sessions/${id}/tokens/evil`)).status).toBe(404)
+    }
+    // The same from options and the handle.
+    const proto = JSON.parse('{ "p": { "claims": { "n": { "__proto__": 1 } } } }') as Parameters<
+      typeof server.setTemplates
+    >[0]
+    expect(() => server.setTemplates(proto)).toThrow('the key "__proto__" is not allowed')
+    await expect(start({ templates: proto })).rejects.toThrow('the key "__proto__"')
+    // Keys that merely contain those words are fine.
+    server.setTemplates({ ok: { claims: { proto: { constructors: ["x"], __proto: 1 } } } })
+    const payload = decodeJwt(await server.issueToken({ sessionId: id, template: "ok" }))
+    expect(payload.proto).toEqual({ constructors: ["x"], __proto: 1 })
   })
 })
 

@@ -8,7 +8,7 @@ import { setTimeout as delay } from "node:timers/promises"
 import { checkLifetime, isIdentifier, TooManySessionsError, type Authority } from "../authority.ts"
 import { parseFaultSettings, type FaultController, type FaultSettings } from "../faults.ts"
 import type { StatsRecorder } from "../stats.ts"
-import { isLifetime, maxLifetimeSeconds, parseTemplates } from "../templates.ts"
+import { isLifetime, maxLifetimeSeconds, parseTemplates, PrototypeKeyError } from "../templates.ts"
 import { HttpError, json, malformedReply, Router, type BodyFields, type Reply } from "./http.ts"
 
 /** The request as handlers see it. */
@@ -42,13 +42,17 @@ const sessionsRetryAfterSeconds = 30
 
 const sha256 = (text: string) => createHash("sha256").update(text, "utf8").digest()
 
-/** Turns a thrown validation `Error` into a 422 answer. */
+/** Turns a thrown validation `Error` into a 422 answer (400 for a prototype key). */
 const invalid = (error: unknown): HttpError =>
-  new HttpError(
-    422,
-    "form_param_invalid",
-    error instanceof Error ? error.message : "Invalid input.",
-  )
+  error instanceof PrototypeKeyError
+    ? new HttpError(400, "malformed_request", error.message, {
+        longMessage: "__proto__, constructor and prototype are refused as keys in claims.",
+      })
+    : new HttpError(
+        422,
+        "form_param_invalid",
+        error instanceof Error ? error.message : "Invalid input.",
+      )
 
 const sessionNotFound = () => new HttpError(404, "resource_not_found", "No session with this id.")
 
