@@ -301,6 +301,35 @@ describe("per-session stats", () => {
       tokenRequests: 4,
     })
   })
+
+  it("GET /__tok/stats hands session ids to no page: only to the secret key", async () => {
+    const server = await start()
+    const { id } = server.signIn("user_victim")
+    await post(`${server.url}/v1/client/sessions/${id}/tokens`)
+    const page = { origin: "http://localhost:5173" }
+    const open = await request(`${server.url}/__tok/stats`, { headers: page })
+    expect(open.status).toBe(200)
+    expect(open.headers.get("access-control-allow-origin")).toBe(page.origin)
+    const text = await open.text()
+    expect(text).not.toContain(id)
+    expect(JSON.parse(text)).toMatchObject({ tokenRequests: 1, tokensIssued: 1 })
+    expect(JSON.parse(text)).not.toHaveProperty("sessions")
+    // A page that knows its own session id still reads its counts.
+    const mine = await request(`${server.url}/__tok/stats?session=${id}`, { headers: page })
+    expect(await mine.json()).toEqual({ session: id, tokenRequests: 1, tokensIssued: 1 })
+    // The secret key gets every session's counts; a wrong one gets 401.
+    const admin = await request(`${server.url}/__tok/stats`, {
+      headers: { authorization: `Bearer ${server.secretKey}` },
+    })
+    expect(((await admin.json()) as { sessions: object }).sessions).toEqual({
+      [id]: { tokenRequests: 1, tokensIssued: 1 },
+    })
+    const wrong = await request(`${server.url}/__tok/stats`, {
+      headers: { authorization: "Bearer sk_test_wrong_key" },
+    })
+    expect(wrong.status).toBe(401)
+    expect(await wrong.text()).not.toContain(id)
+  })
 })
 
 describe("bounded sessions and templates", () => {

@@ -324,7 +324,14 @@ export const routes = (deps: RouteDeps): Router<Context> => {
       async ({ req }) => {
         const query = new URLSearchParams((req.url ?? "").split("?")[1] ?? "")
         const sessionId = query.get("session")
-        if (sessionId === null) return json(200, stats.snapshot())
+        if (sessionId === null) {
+          // Session ids only for the secret key: with them, any local page could
+          // mint tokens for every session through the frontend token route.
+          const { sessions, ...totals } = stats.snapshot()
+          if (req.headers.authorization === undefined) return json(200, totals)
+          requireSecret(req)
+          return json(200, { ...totals, sessions })
+        }
         if (!isIdentifier(sessionId)) {
           throw new HttpError(422, "form_param_invalid", "session must be a session id.")
         }

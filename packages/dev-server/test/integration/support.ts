@@ -280,9 +280,12 @@ export const backendEffect: Face = {
 // ---------------------------------------------------------------------------
 // Reading the server from outside, as a user's test would.
 
-/** `GET /__tok/stats`, over HTTP. */
+/** `GET /__tok/stats`, over HTTP, with the secret key (so with per-session counts). */
 export const stats = async (server: DevServer): Promise<DevServerStats> => {
-  const response = await fetch(`${server.url}/__tok/stats`, { signal: AbortSignal.timeout(5_000) })
+  const response = await fetch(`${server.url}/__tok/stats`, {
+    headers: { authorization: `Bearer ${server.secretKey}` },
+    signal: AbortSignal.timeout(5_000),
+  })
   expect(response.status).toBe(200)
   return (await response.json()) as DevServerStats
 }
