@@ -427,6 +427,7 @@ try {
       tokenServer,
       "--allowed-origin",
       origin,
+      ...(flags["token-lifetime"] ? ["--session-token-lifetime", flags["token-lifetime"]] : []),
       ...(flags.verbose ? ["--verbose"] : []),
     ],
     join(root, "apps", "demo-api"),

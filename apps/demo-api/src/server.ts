@@ -34,6 +34,8 @@ export interface DemoApiOptions {
   readonly allowedOrigins: readonly string[]
   /** The token server's secret key; default {@link DEV_SECRET_KEY}. */
   readonly secretKey?: string
+  /** The token server's session token lifetime in seconds: longer-lived tokens are refused; default 60. */
+  readonly sessionTokenLifetime?: number
   /** The JWT template used downstream; default `"supabase"` (audience `authenticated`). */
   readonly template?: string
   /** The audience the downstream service requires; default `"authenticated"`. */
@@ -124,7 +126,13 @@ export const startDemoApi = async (options: DemoApiOptions): Promise<DemoApi> =>
         }),
       ),
     ),
-    Verifier.layer({ issuer: tokenServer, allowedOrigins: [...allowedOrigins] }),
+    Verifier.layer({
+      issuer: tokenServer,
+      allowedOrigins: [...allowedOrigins],
+      ...(options.sessionTokenLifetime === undefined
+        ? {}
+        : { sessionTokenLifetime: options.sessionTokenLifetime }),
+    }),
   )
   const runtime = ManagedRuntime.make(layer)
   let selfUrl = ""
