@@ -18,6 +18,8 @@ import { performance } from "node:perf_hooks"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Option from "effect/Option"
+import * as Semaphore from "effect/Semaphore"
 import { TokenClient, TokenSource } from "@tok/core"
 import { DEFAULT_SECRET_KEY, redact } from "@tok/dev-server"
 import { ApiError, errorBody, fromTokenError } from "./ApiError.ts"
@@ -40,6 +42,16 @@ export interface DemoApiOptions {
   readonly template?: string
   /** The audience the downstream service requires; default `"authenticated"`. */
   readonly audience?: string
+  /**
+   * At most this many requests at once do their outgoing HTTP calls (the template
+   * token from the token server, then the downstream service); default 32.
+   */
+  readonly downstreamConcurrency?: number
+  /**
+   * At most this many more wait for their turn; beyond, a request is answered 503
+   * `busy` with `Retry-After` at once, before any outgoing call. Default 256.
+   */
+  readonly downstreamQueue?: number
   /** TCP port; default 0 (chosen by the OS). */
   readonly port?: number
   /** Interface to bind; default 127.0.0.1. */
@@ -137,6 +149,55 @@ export const startDemoApi = async (options: DemoApiOptions): Promise<DemoApi> =>
   const runtime = ManagedRuntime.make(layer)
   let selfUrl = ""
 
+  // Outgoing calls are bounded: `slots` run at once, `admitted` may run or wait.
+  // Unbounded, a burst of requests opens a socket each (to the token server and
+  // downstream) until file descriptors and memory run out, and answers 502.
+  const concurrency = options.downstreamConcurrency ?? 32
+  const queue = options.downstreamQueue ?? 256
+  if (!Number.isInteger(concurrency) || concurrency < 1 || !Number.isInteger(queue) || queue < 0) {
+    throw new Error("downstreamConcurrency must be ≥ 1 and downstreamQueue ≥ 0 (whole numbers)")
+  }
+  const slots = Semaphore.makeUnsafe(concurrency)
+  const admitted = Semaphore.makeUnsafe(concurrency + queue)
+  const bounded = <A, E, R>(work: Effect.Effect<A, E, R>): Effect.Effect<A, E | ApiError, R> =>
+    Semaphore.withPermitsIfAvailable(
+      admitted,
+      1,
+    )(Semaphore.withPermits(slots, 1)(work)).pipe(
+      Effect.flatMap(
+        Option.match({
+          onNone: () =>
+            Effect.fail(
+              new ApiError({
+                status: 503,
+                code: "busy",
+                message: "Too many requests in progress: try again shortly.",
+                retryAfterSeconds: 1,
+              }),
+            ),
+          onSome: (value: A) => Effect.succeed(value),
+        }),
+      ),
+    )
+
+  /** `GET /downstream/notes` with a template token: its status and JSON body. */
+  const callDownstream = (jwt: string) =>
+    Effect.tryPromise({
+      try: async (signal) => {
+        const res = await fetch(`${selfUrl}/downstream/notes`, {
+          headers: { Authorization: `Bearer ${jwt}` },
+          signal,
+        })
+        return { status: res.status, body: (await res.json()) as unknown }
+      },
+      catch: () =>
+        new ApiError({
+          status: 502,
+          code: "downstream_unreachable",
+          message: "The downstream service could not be reached.",
+        }),
+    })
+
   /** `GET /api/profile`: the caller's profile, with notes read downstream. */
   const profile = (req: IncomingMessage) =>
     Effect.gen(function* () {
@@ -144,24 +205,15 @@ export const startDemoApi = async (options: DemoApiOptions): Promise<DemoApi> =>
       const verifier = yield* Verifier.Verifier
       const claims = yield* verifier.session(jwt)
       const tok = yield* TokenClient.TokenClient
-      const token = yield* tok
-        .getToken({ sessionId: claims.sid, template })
-        .pipe(Effect.mapError(fromTokenError))
-      const downstream = yield* Effect.tryPromise({
-        try: async (signal) => {
-          const res = await fetch(`${selfUrl}/downstream/notes`, {
-            headers: { Authorization: `Bearer ${token.jwt}` },
-            signal,
-          })
-          return { status: res.status, body: (await res.json()) as unknown }
-        },
-        catch: () =>
-          new ApiError({
-            status: 502,
-            code: "downstream_unreachable",
-            message: "The downstream service could not be reached.",
-          }),
-      })
+      const { token, downstream } = yield* bounded(
+        Effect.gen(function* () {
+          const token = yield* tok
+            .getToken({ sessionId: claims.sid, template })
+            .pipe(Effect.mapError(fromTokenError))
+          const downstream = yield* callDownstream(token.jwt)
+          return { token, downstream }
+        }),
+      )
       if (downstream.status !== 200) {
         return yield* new ApiError({
           status: 502,
@@ -265,7 +317,11 @@ export const startDemoApi = async (options: DemoApiOptions): Promise<DemoApi> =>
             reply(
               error.status,
               errorBody(error),
-              error.status === 401 ? { "WWW-Authenticate": `Bearer error="invalid_token"` } : {},
+              error.status === 401
+                ? { "WWW-Authenticate": `Bearer error="invalid_token"` }
+                : error.status === 503
+                  ? { "Retry-After": String(error.retryAfterSeconds ?? 1) }
+                  : {},
             ),
           ),
         ),
