@@ -41,6 +41,8 @@ export const deterministic = async (log = () => undefined) => {
     log(`bundle: ${entry}`)
     results.bundle[entry] = await measureBundle(entry)
   }
+  log("demo-api under load (2,000 concurrent requests)")
+  Object.assign(results, Object.fromEntries([runJson("apps/demo-api", ["bench/load.ts"])]))
   return results
 }
 
