@@ -36,7 +36,8 @@ const templates = ["supabase", "hasura"]
 const usage = `Usage: ./tools/run demo [options]
 
   --port <n>            port of the demo's page server (default 4700; 0 = any free port)
-  --token-lifetime <s>  session token lifetime on the dev token server (default 60)
+  --token-lifetime <s>  session token lifetime on the dev token server, and the longest
+                        demo-api accepts (default 60)
   --no-build            serve the apps as last built
   --verbose             log every request of the token server and demo-api
   -h, --help            show this help

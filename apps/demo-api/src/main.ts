@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * The demo-api command: `node --conditions=@tok/source src/main.ts --token-server URL
- * --allowed-origin ORIGIN [--port N] [--host H] [--secret-key K] [--verbose]`.
+ * --allowed-origin ORIGIN [--port N] [--host H] [--secret-key K] [--session-token-lifetime S]
+ * [--verbose]`.
  * Prints one line, "tok demo-api listening on http://HOST:PORT", and stops
  * cleanly on SIGINT/SIGTERM. Bad flags: a message and exit code 2.
  * @module

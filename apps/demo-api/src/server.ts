@@ -8,6 +8,12 @@
  * with it: `GET /downstream/notes`, a route of this same server standing in for
  * a database that accepts only that template's tokens.
  *
+ * Outgoing calls are bounded with Effect `Semaphore`s: at most
+ * `downstreamConcurrency` requests (32) fetch their template token and call
+ * downstream at once, `downstreamQueue` more (256) wait, and the rest are answered
+ * 503 `busy` with `Retry-After` before any call, so a burst of requests never opens
+ * a socket each until descriptors and memory run out.
+ *
  * Every failure is a JSON answer (`{ "error": { "code", "message" } }`), never a
  * crash; nothing logged or answered ever holds a JWT or the secret key.
  * @module
