@@ -128,7 +128,8 @@ export interface DevServer {
  * (`0:0:0:0:0:0:0:1` → `[::1]`). `undefined` for anything that is not one.
  */
 const canonicalHost = (name: string): string | undefined => {
-  if (name === "" || name.length > 255 || /[^A-Za-z0-9._:[\]-]/.test(name)) return undefined
+  // No user info, path, query or escapes: only what a URL's host may hold.
+  if (name === "" || name.length > 255 || /[\s/@?#\\%]/.test(name)) return undefined
   const bracketed = name.includes(":") && !name.startsWith("[") ? `[${name}]` : name
   try {
     const url = new URL(`http://${bracketed}/`)
