@@ -288,7 +288,7 @@ export const startDemoApi = async (options: DemoApiOptions): Promise<DemoApi> =>
       ? { "Access-Control-Allow-Origin": origin, Vary: "Origin" }
       : { Vary: "Origin" }
 
-  const route = async (req: IncomingMessage, path: string): Promise<Reply> => {
+  const route = async (req: IncomingMessage, path: string, gone: AbortSignal): Promise<Reply> => {
     const method = req.method ?? "GET"
     const origin = req.headers.origin
     if (method === "OPTIONS") {
@@ -332,6 +332,8 @@ export const startDemoApi = async (options: DemoApiOptions): Promise<DemoApi> =>
           ),
         ),
       ),
+      // A client that goes stops its request: its place in the bounded calls is freed.
+      { signal: gone },
     )
   }
 
@@ -339,10 +341,20 @@ export const startDemoApi = async (options: DemoApiOptions): Promise<DemoApi> =>
     const started = performance.now()
     // Only the path is ever logged or echoed: a query string could hold anything.
     const path = (req.url ?? "/").split("?", 1)[0] ?? "/"
+    const gone = new AbortController()
+    res.once("close", () => {
+      if (!res.writableEnded) gone.abort()
+    })
     let answer: Reply
     try {
-      answer = await route(req, path)
+      answer = await route(req, path, gone.signal)
     } catch {
+      if (gone.signal.aborted) {
+        log?.(
+          `[demo-api] ${redact(req.method ?? "?", secretKey)} ${redact(path, secretKey)} client gone`,
+        )
+        return
+      }
       answer = reply(500, { error: { code: "internal_error", message: "Internal error." } })
     }
     // Requests have no body here; drain whatever was sent so the socket stays usable.

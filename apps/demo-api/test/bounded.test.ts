@@ -74,6 +74,27 @@ describe("outgoing calls are bounded", () => {
     expect((await second).status).toBe(200)
   })
 
+  it("a request whose client goes while it waits frees its place", async () => {
+    const { tokens, api } = await stack({ downstreamConcurrency: 1, downstreamQueue: 1 })
+    tokens.setFaults({ latencyMs: 1_000 })
+    const [a, b, c] = await Promise.all([1, 2, 3].map(() => sessionToken(tokens)))
+    const first = profile(tokens, api, a)
+    await tokenRequests(tokens, 1)
+    const leaving = new AbortController()
+    const second = fetch(`${api.url}/api/profile`, {
+      headers: { authorization: `Bearer ${b}`, origin },
+      signal: leaving.signal,
+    }).catch(() => "gone")
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    leaving.abort()
+    expect(await second).toBe("gone")
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    const third = profile(tokens, api, c) // takes the place the second left
+    expect((await first).status).toBe(200)
+    expect((await third).status).toBe(200)
+    expect(tokens.stats().tokenRequests).toBe(2) // the second never asked for a token
+  })
+
   it("refuses a bound that cannot work", async () => {
     await expect(
       startDemoApi({
