@@ -36,7 +36,8 @@ const templates = ["supabase", "hasura"]
 const usage = `Usage: ./tools/run demo [options]
 
   --port <n>            port of the demo's page server (default 4700; 0 = any free port)
-  --token-lifetime <s>  session token lifetime on the dev token server (default 60)
+  --token-lifetime <s>  session token lifetime on the dev token server, and the longest
+                        demo-api accepts (default 60)
   --instance <kind>     the Clerk instance the token server stands in for: development
                         (default; the pages get a dev-browser token, as clerk-js does)
                         or production
@@ -437,6 +438,7 @@ try {
       tokenServer,
       "--allowed-origin",
       origin,
+      ...(flags["token-lifetime"] ? ["--session-token-lifetime", flags["token-lifetime"]] : []),
       ...(flags.verbose ? ["--verbose"] : []),
     ],
     join(root, "apps", "demo-api"),

@@ -99,7 +99,14 @@ export const deterministic = async (log = () => undefined) => {
   ]
   const done = await pool(jobs)
   const benches = done.filter(Array.isArray)
-  return { ...Object.fromEntries(benches), bundle: merge(done.filter((r) => !Array.isArray(r))) }
+  // A load test of real servers: alone, after the rest, so it has the cores.
+  const load = await timed(log, "demo-api under load (2,000 concurrent requests)", () =>
+    runJson("apps/demo-api", ["bench/load.ts"]),
+  )
+  return {
+    ...Object.fromEntries([...benches, load]),
+    bundle: merge(done.filter((r) => !Array.isArray(r))),
+  }
 }
 
 /** Everything: the deterministic measurements plus the timed ones. */

@@ -14,6 +14,7 @@ const burst = results["cold-burst"]
 const hour = results["virtual-hour"]
 const memory = results.memory
 const sign = results["dev-server-signing"] ?? results.sign ?? {}
+const load = results["demo-api-load"]
 const kb = (bytes) => `${(bytes / 1024).toFixed(1)} KB`
 const rows = [
   ["cache hit, floor (async Map.get + clock)", `${hit.floorNs} ns/op`, "1.00×"],
@@ -48,6 +49,16 @@ const rows = [
     "Angular demo, main bundle (ng build, @angular/build)",
     `${kb(results.demoAngular.minBytes)} min, ${kb(results.demoAngular.gzipBytes)} gz`,
     "Angular, rxjs and the page included",
+  ],
+  [
+    `demo-api: ${load.requests} concurrent /api/profile`,
+    `${load.ok} × 200, ${load.busy503} × 503, ${load.other5xx} other 5xx, ${load.noAnswer} unanswered`,
+    `other 5xx must be 0; ${load.wallMs} ms`,
+  ],
+  [
+    "demo-api: peak RSS under that load",
+    `${load.peakRssMB} MB (idle ${load.idleRssMB} MB)`,
+    `${(load.peakRssMB / 300).toFixed(2)}× the 300 MB budget`,
   ],
   ...Object.entries(sign)
     .filter(([, v]) => typeof v === "number")

@@ -6,11 +6,15 @@
 import * as Data from "effect/Data"
 import type { TokenError } from "@tok/core"
 
-/** A failed request, answered as `{ "error": { "code", "message" } }` with `status`. */
+/**
+ * A failed request, answered as `{ "error": { "code", "message" } }` with `status`;
+ * a 503 carries `Retry-After` (`retryAfterSeconds`, default 1).
+ */
 export class ApiError extends Data.TaggedError("ApiError")<{
   readonly status: number
   readonly code: string
   readonly message: string
+  readonly retryAfterSeconds?: number
 }> {}
 
 /** What the answer's body holds for an `ApiError`. */

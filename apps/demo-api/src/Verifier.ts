@@ -3,10 +3,21 @@
  * against the token server's JWKS, `iss`, `exp` and `nbf` (5 s of clock
  * tolerance), and for session tokens the authorized party (`azp`) against the
  * browser origins allowed to call the API — what Clerk's `verifyToken` does
- * with `authorizedParties` — and that the token is one: no `aud`, no claims
- * beyond a session token's (a template token is refused, `not_a_session_token`).
+ * with `authorizedParties`.
+ *
+ * A session token is accepted only if it is what a Clerk session token is. The
+ * same key signs JWT-template tokens for the same session (with `sub`, `sid` and
+ * `azp` too), so a template token is refused by its marks (`not_a_session_token`):
+ * an `aud`, or a claim a session token of the token server does not carry (Hasura's
+ * claims, or a template-chosen `org_role`, `org_permissions` or `o`). Refused too:
+ * an `iat` in the future beyond the clock tolerance (`token_issued_in_future`, as
+ * Clerk's `verifyToken` does), and a lifetime (`exp − iat`) longer than the session
+ * token lifetime plus the tolerance (`token_lifetime_too_long`): a template or the
+ * Backend API's `expires_in_seconds` can make a session-shaped token that lives a day.
+ * A required claim that is missing has its own code (`missing_claim`).
  * @module
  */
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -38,15 +49,21 @@ export interface Options {
   readonly issuer: string
   /** Browser origins whose session tokens are accepted (`azp`). */
   readonly allowedOrigins: readonly string[]
+  /** The token server's session token lifetime in seconds; default 60 (Clerk's, and the dev server's). */
+  readonly sessionTokenLifetime?: number
 }
+
+/** Clock tolerance, in seconds, for `exp`, `nbf`, a future `iat` and the lifetime. */
+export const clockSkewSeconds = 5
 
 const unauthorized = (code: string, message: string) => new ApiError({ status: 401, code, message })
 
 /**
- * The claims a Clerk session token may carry (default session token, v1 and v2).
- * A template token is signed by the same key for the same session, with `sub`,
- * `sid` and `azp` too: it has an `aud` (Clerk session tokens have none), or
- * claims of its own (e.g. Hasura's), and is not a session token.
+ * The claims a session token may carry: those the token server puts in its session
+ * tokens (`org_id` with an active organization), and Clerk's version-2 markers
+ * (`v`, `fva`, `sts`), none of which grants anything. Authorization claims a
+ * template can choose freely (`org_role`, `org_slug`, `org_permissions`, `o`,
+ * `act`, `pla`, `fea`) are not among them: a token carrying one is a template's.
  */
 const sessionClaims = new Set([
   "iss",
@@ -58,16 +75,9 @@ const sessionClaims = new Set([
   "nbf",
   "jti",
   "org_id",
-  "org_role",
-  "org_slug",
-  "org_permissions",
-  "act",
   "v",
   "fva",
   "sts",
-  "o",
-  "pla",
-  "fea",
 ])
 
 const notASessionToken = () =>
@@ -81,6 +91,9 @@ const fromJoseError = (cause: unknown): ApiError => {
       return unauthorized("token_expired", "The token has expired.")
     case "ERR_JWT_CLAIM_VALIDATION_FAILED": {
       const claim = String((cause as { claim?: unknown }).claim ?? "a claim")
+      if ((cause as { reason?: unknown }).reason === "missing") {
+        return unauthorized("missing_claim", `The token has no "${claim}" claim.`)
+      }
       return claim === "nbf"
         ? unauthorized("token_not_yet_valid", "The token is not valid yet (nbf).")
         : unauthorized("invalid_claim", `The token's "${claim}" claim is not acceptable.`)
@@ -115,13 +128,14 @@ export const layer = (options: Options): Layer.Layer<Verifier> =>
       timeoutDuration: 5_000,
     })
     const allowed = new Set(options.allowedOrigins.map((origin) => new URL(origin).origin))
+    const lifetime = options.sessionTokenLifetime ?? 60
     const verify = (jwt: string, audience?: string) =>
       Effect.tryPromise({
         try: () =>
           jwtVerify(jwt, keys, {
             issuer,
             algorithms: ["RS256"],
-            clockTolerance: 5,
+            clockTolerance: clockSkewSeconds,
             requiredClaims: ["sub", "sid", "exp", "nbf", "iat"],
             ...(audience === undefined ? {} : { audience }),
           }),
@@ -130,25 +144,39 @@ export const layer = (options: Options): Layer.Layer<Verifier> =>
 
     return Verifier.of({
       session: (jwt) =>
-        Effect.flatMap(verify(jwt), (claims) => {
+        Effect.gen(function* () {
+          const claims = yield* verify(jwt)
           if (claims.aud !== undefined || Object.keys(claims).some((c) => !sessionClaims.has(c))) {
-            return Effect.fail(notASessionToken())
+            return yield* notASessionToken()
+          }
+          // jose has checked that both are numbers (required claims).
+          const { iat, exp } = claims as { iat: number; exp: number }
+          const now = (yield* Clock.currentTimeMillis) / 1000
+          if (iat > now + clockSkewSeconds) {
+            return yield* unauthorized(
+              "token_issued_in_future",
+              "The token's iat is in the future.",
+            )
+          }
+          if (exp - iat > lifetime + clockSkewSeconds) {
+            return yield* unauthorized(
+              "token_lifetime_too_long",
+              `The token lives ${exp - iat} s; a session token lives at most ${lifetime} s.`,
+            )
           }
           const azp = claims.azp
           if (typeof azp !== "string" || !allowed.has(azp)) {
-            return Effect.fail(
-              unauthorized(
-                "unauthorized_party",
-                typeof azp === "string"
-                  ? `Tokens issued to ${azp} are not accepted here.`
-                  : "The token names no authorized party (azp).",
-              ),
+            return yield* unauthorized(
+              "unauthorized_party",
+              typeof azp === "string"
+                ? `Tokens issued to ${azp} are not accepted here.`
+                : "The token names no authorized party (azp).",
             )
           }
           if (typeof claims.sid !== "string" || typeof claims.sub !== "string") {
-            return Effect.fail(unauthorized("invalid_claim", "The token has no session or user."))
+            return yield* unauthorized("invalid_claim", "The token has no session or user.")
           }
-          return Effect.succeed(claims as SessionClaims)
+          return claims as SessionClaims
         }),
       template: (jwt, audience) => verify(jwt, audience),
     })

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * The demo-api command: `node --conditions=@tok/source src/main.ts --token-server URL
- * --allowed-origin ORIGIN [--port N] [--host H] [--secret-key K] [--verbose]`.
+ * --allowed-origin ORIGIN [--port N] [--host H] [--secret-key K] [--session-token-lifetime S]
+ * [--verbose]`.
  * Prints one line, "tok demo-api listening on http://HOST:PORT", and stops
  * cleanly on SIGINT/SIGTERM. Bad flags: a message and exit code 2.
  * @module
@@ -16,6 +17,9 @@ const usage = `Usage: tok-demo-api --token-server <url> --allowed-origin <origin
   --port <n>                TCP port; 0 = chosen by the OS (default 0)
   --host <address>          interface to bind (default 127.0.0.1)
   --secret-key <key>        the token server's secret key (default: $TOK_SECRET_KEY, else the dev key)
+  --session-token-lifetime <s>
+                            the token server's session token lifetime; longer-lived tokens
+                            are refused (default 60)
   --verbose                 log one line per request to stderr (never a token)
   -h, --help                show this help
 `
@@ -35,6 +39,7 @@ const readFlags = () => {
         port: { type: "string" },
         host: { type: "string" },
         "secret-key": { type: "string" },
+        "session-token-lifetime": { type: "string" },
         verbose: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -59,11 +64,16 @@ const port = Number(values.port ?? "0")
 if (!Number.isInteger(port) || port < 0 || port > 65_535)
   fail("--port must be a whole number in [0, 65535]")
 
+const lifetime = Number(values["session-token-lifetime"] ?? "60")
+if (!Number.isInteger(lifetime) || lifetime < 1 || lifetime > 86_400)
+  fail("--session-token-lifetime must be a whole number of seconds in [1, 86400]")
+
 const api = await startDemoApi({
   tokenServerUrl: tokenServer,
   allowedOrigins: origins,
   port,
   host: values.host ?? "127.0.0.1",
+  sessionTokenLifetime: lifetime,
   secretKey: values["secret-key"] ?? process.env.TOK_SECRET_KEY ?? DEV_SECRET_KEY,
   ...(values.verbose ? { log: (line: string) => process.stderr.write(`${line}\n`) } : {}),
 }).catch((error: unknown) => {

@@ -8,6 +8,12 @@
  * with it: `GET /downstream/notes`, a route of this same server standing in for
  * a database that accepts only that template's tokens.
  *
+ * Outgoing calls are bounded with Effect `Semaphore`s: at most
+ * `downstreamConcurrency` requests (32) fetch their template token and call
+ * downstream at once, `downstreamQueue` more (256) wait, and the rest are answered
+ * 503 `busy` with `Retry-After` before any call, so a burst of requests never opens
+ * a socket each until descriptors and memory run out.
+ *
  * Every failure is a JSON answer (`{ "error": { "code", "message" } }`), never a
  * crash; nothing logged or answered ever holds a JWT or the secret key.
  * @module
@@ -18,6 +24,8 @@ import { performance } from "node:perf_hooks"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Option from "effect/Option"
+import * as Semaphore from "effect/Semaphore"
 import { TokenClient, TokenSource } from "@tok/core"
 import { DEFAULT_SECRET_KEY, redact } from "@tok/dev-server"
 import { ApiError, errorBody, fromTokenError } from "./ApiError.ts"
@@ -34,10 +42,22 @@ export interface DemoApiOptions {
   readonly allowedOrigins: readonly string[]
   /** The token server's secret key; default {@link DEV_SECRET_KEY}. */
   readonly secretKey?: string
+  /** The token server's session token lifetime in seconds: longer-lived tokens are refused; default 60. */
+  readonly sessionTokenLifetime?: number
   /** The JWT template used downstream; default `"supabase"` (audience `authenticated`). */
   readonly template?: string
   /** The audience the downstream service requires; default `"authenticated"`. */
   readonly audience?: string
+  /**
+   * At most this many requests at once do their outgoing HTTP calls (the template
+   * token from the token server, then the downstream service); default 32.
+   */
+  readonly downstreamConcurrency?: number
+  /**
+   * At most this many more wait for their turn; beyond, a request is answered 503
+   * `busy` with `Retry-After` at once, before any outgoing call. Default 256.
+   */
+  readonly downstreamQueue?: number
   /** TCP port; default 0 (chosen by the OS). */
   readonly port?: number
   /** Interface to bind; default 127.0.0.1. */
@@ -124,10 +144,65 @@ export const startDemoApi = async (options: DemoApiOptions): Promise<DemoApi> =>
         }),
       ),
     ),
-    Verifier.layer({ issuer: tokenServer, allowedOrigins: [...allowedOrigins] }),
+    Verifier.layer({
+      issuer: tokenServer,
+      allowedOrigins: [...allowedOrigins],
+      ...(options.sessionTokenLifetime === undefined
+        ? {}
+        : { sessionTokenLifetime: options.sessionTokenLifetime }),
+    }),
   )
   const runtime = ManagedRuntime.make(layer)
   let selfUrl = ""
+
+  // Outgoing calls are bounded: `slots` run at once, `admitted` may run or wait.
+  // Unbounded, a burst of requests opens a socket each (to the token server and
+  // downstream) until file descriptors and memory run out, and answers 502.
+  const concurrency = options.downstreamConcurrency ?? 32
+  const queue = options.downstreamQueue ?? 256
+  if (!Number.isInteger(concurrency) || concurrency < 1 || !Number.isInteger(queue) || queue < 0) {
+    throw new Error("downstreamConcurrency must be ≥ 1 and downstreamQueue ≥ 0 (whole numbers)")
+  }
+  const slots = Semaphore.makeUnsafe(concurrency)
+  const admitted = Semaphore.makeUnsafe(concurrency + queue)
+  const bounded = <A, E, R>(work: Effect.Effect<A, E, R>): Effect.Effect<A, E | ApiError, R> =>
+    Semaphore.withPermitsIfAvailable(
+      admitted,
+      1,
+    )(Semaphore.withPermits(slots, 1)(work)).pipe(
+      Effect.flatMap(
+        Option.match({
+          onNone: () =>
+            Effect.fail(
+              new ApiError({
+                status: 503,
+                code: "busy",
+                message: "Too many requests in progress: try again shortly.",
+                retryAfterSeconds: 1,
+              }),
+            ),
+          onSome: (value: A) => Effect.succeed(value),
+        }),
+      ),
+    )
+
+  /** `GET /downstream/notes` with a template token: its status and JSON body. */
+  const callDownstream = (jwt: string) =>
+    Effect.tryPromise({
+      try: async (signal) => {
+        const res = await fetch(`${selfUrl}/downstream/notes`, {
+          headers: { Authorization: `Bearer ${jwt}` },
+          signal,
+        })
+        return { status: res.status, body: (await res.json()) as unknown }
+      },
+      catch: () =>
+        new ApiError({
+          status: 502,
+          code: "downstream_unreachable",
+          message: "The downstream service could not be reached.",
+        }),
+    })
 
   /** `GET /api/profile`: the caller's profile, with notes read downstream. */
   const profile = (req: IncomingMessage) =>
@@ -136,24 +211,15 @@ export const startDemoApi = async (options: DemoApiOptions): Promise<DemoApi> =>
       const verifier = yield* Verifier.Verifier
       const claims = yield* verifier.session(jwt)
       const tok = yield* TokenClient.TokenClient
-      const token = yield* tok
-        .getToken({ sessionId: claims.sid, template })
-        .pipe(Effect.mapError(fromTokenError))
-      const downstream = yield* Effect.tryPromise({
-        try: async (signal) => {
-          const res = await fetch(`${selfUrl}/downstream/notes`, {
-            headers: { Authorization: `Bearer ${token.jwt}` },
-            signal,
-          })
-          return { status: res.status, body: (await res.json()) as unknown }
-        },
-        catch: () =>
-          new ApiError({
-            status: 502,
-            code: "downstream_unreachable",
-            message: "The downstream service could not be reached.",
-          }),
-      })
+      const { token, downstream } = yield* bounded(
+        Effect.gen(function* () {
+          const token = yield* tok
+            .getToken({ sessionId: claims.sid, template })
+            .pipe(Effect.mapError(fromTokenError))
+          const downstream = yield* callDownstream(token.jwt)
+          return { token, downstream }
+        }),
+      )
       if (downstream.status !== 200) {
         return yield* new ApiError({
           status: 502,
@@ -222,7 +288,7 @@ export const startDemoApi = async (options: DemoApiOptions): Promise<DemoApi> =>
       ? { "Access-Control-Allow-Origin": origin, Vary: "Origin" }
       : { Vary: "Origin" }
 
-  const route = async (req: IncomingMessage, path: string): Promise<Reply> => {
+  const route = async (req: IncomingMessage, path: string, gone: AbortSignal): Promise<Reply> => {
     const method = req.method ?? "GET"
     const origin = req.headers.origin
     if (method === "OPTIONS") {
@@ -257,11 +323,17 @@ export const startDemoApi = async (options: DemoApiOptions): Promise<DemoApi> =>
             reply(
               error.status,
               errorBody(error),
-              error.status === 401 ? { "WWW-Authenticate": `Bearer error="invalid_token"` } : {},
+              error.status === 401
+                ? { "WWW-Authenticate": `Bearer error="invalid_token"` }
+                : error.status === 503
+                  ? { "Retry-After": String(error.retryAfterSeconds ?? 1) }
+                  : {},
             ),
           ),
         ),
       ),
+      // A client that goes stops its request: its place in the bounded calls is freed.
+      { signal: gone },
     )
   }
 
@@ -269,10 +341,20 @@ export const startDemoApi = async (options: DemoApiOptions): Promise<DemoApi> =>
     const started = performance.now()
     // Only the path is ever logged or echoed: a query string could hold anything.
     const path = (req.url ?? "/").split("?", 1)[0] ?? "/"
+    const gone = new AbortController()
+    res.once("close", () => {
+      if (!res.writableEnded) gone.abort()
+    })
     let answer: Reply
     try {
-      answer = await route(req, path)
+      answer = await route(req, path, gone.signal)
     } catch {
+      if (gone.signal.aborted) {
+        log?.(
+          `[demo-api] ${redact(req.method ?? "?", secretKey)} ${redact(path, secretKey)} client gone`,
+        )
+        return
+      }
       answer = reply(500, { error: { code: "internal_error", message: "Internal error." } })
     }
     // Requests have no body here; drain whatever was sent so the socket stays usable.

@@ -23,12 +23,10 @@ export interface Demo {
   setFaults(faults: Record<string, unknown>): Promise<void>
   /** `POST /__tok/reset`: faults and stats cleared. */
   reset(): Promise<void>
-  /** `GET /__tok/stats`. */
-  stats(): Promise<{
-    tokenRequests: number
-    sessions: Record<string, { tokenRequests: number; tokensIssued: number }>
-    faults: { failed: number }
-  }>
+  /** `GET /__tok/stats`: the totals (no session ids without the secret key). */
+  stats(): Promise<{ tokenRequests: number; faults: { failed: number } }>
+  /** `GET /__tok/stats?session=<id>`: one session's counts. */
+  sessionStats(sessionId: string): Promise<{ tokenRequests: number; tokensIssued: number }>
   /** SIGTERM to the demo, which stops its servers; resolves once it has exited. */
   stop(): Promise<void>
   /** Everything the demo printed. */
@@ -98,6 +96,10 @@ export const startDemo = async (): Promise<Demo> => {
     setFaults: async (faults) => void (await admin(`${tok}/__tok/faults`, faults)),
     reset: async () => void (await admin(`${tok}/__tok/reset`, {})),
     stats: async () => (await admin(`${tok}/__tok/stats`)) as Awaited<ReturnType<Demo["stats"]>>,
+    sessionStats: async (sessionId) =>
+      (await admin(`${tok}/__tok/stats?session=${encodeURIComponent(sessionId)}`)) as Awaited<
+        ReturnType<Demo["sessionStats"]>
+      >,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill("SIGTERM")

@@ -113,21 +113,28 @@ export interface RequestCounts {
   readonly total: number
 }
 
-/** Reads the token server's counters (`GET /__tok/stats`). */
+/**
+ * Reads the token server's counters: the totals from `GET /__tok/stats`, and this
+ * session's from `GET /__tok/stats?session=<id>` (the open stats list no session
+ * ids: those are for the secret key only).
+ */
 export const tokenRequests = async (
   config: DemoConfig,
   sessionId: string | null,
   fetchFn: Fetch = fetch,
 ): Promise<RequestCounts> => {
-  const res = await fetchFn(`${config.tokenServer}/__tok/stats`, { cache: "no-store" })
-  if (!res.ok) throw new Error(`stats: HTTP ${res.status}`)
-  const stats = (await res.json()) as {
-    tokenRequests?: number
-    sessions?: Record<string, { tokenRequests?: number }>
+  const read = async (query: string) => {
+    const res = await fetchFn(`${config.tokenServer}/__tok/stats${query}`, { cache: "no-store" })
+    if (!res.ok) throw new Error(`stats: HTTP ${res.status}`)
+    return (await res.json()) as { tokenRequests?: number }
   }
+  const [all, mine] = await Promise.all([
+    read(""),
+    sessionId === null ? null : read(`?session=${encodeURIComponent(sessionId)}`),
+  ])
   return {
-    session: sessionId === null ? null : (stats.sessions?.[sessionId]?.tokenRequests ?? 0),
-    total: stats.tokenRequests ?? 0,
+    session: mine === null ? null : (mine.tokenRequests ?? 0),
+    total: all.tokenRequests ?? 0,
   }
 }
 

@@ -38,8 +38,9 @@ export const fakeTokenServer = (): FakeTokenServer => {
       `${init?.method ?? "GET"} ${url} ${typeof init?.body === "string" ? init.body : ""}`.trim(),
     )
     if (url.endsWith("/v1/client/sessions")) return Response.json({ id: "sess_1" })
-    if (url.endsWith("/__tok/stats")) {
-      return Response.json({ tokenRequests: 2, sessions: { sess_1: { tokenRequests: 1 } } })
+    if (url.endsWith("/__tok/stats")) return Response.json({ tokenRequests: 2 })
+    if (url.endsWith("/__tok/stats?session=sess_1")) {
+      return Response.json({ session: "sess_1", tokenRequests: 1, tokensIssued: 1 })
     }
     return Response.json({})
   }

@@ -95,9 +95,18 @@ describe("the demo page's helpers", () => {
   })
 
   it("the request counters are read for the session and in all", async () => {
-    const stats = () =>
-      answer(200, { tokenRequests: 5, sessions: { sess_1: { tokenRequests: 3 } } })
+    const urls: string[] = []
+    const stats = (url: string) => {
+      urls.push(url)
+      return url.endsWith("?session=sess_1")
+        ? answer(200, { session: "sess_1", tokenRequests: 3, tokensIssued: 3 })
+        : answer(200, { tokenRequests: 5 })
+    }
     const counts = await tokenRequests(config, "sess_1", stats)
+    expect(urls.map((url) => url.slice(config.tokenServer.length)).sort()).toEqual([
+      "/__tok/stats",
+      "/__tok/stats?session=sess_1",
+    ])
     expect(describeCounts(counts)).toBe("3 for this session · 5 in all")
     expect(describeCounts(await tokenRequests(config, null, stats))).toBe("5 in all")
   })

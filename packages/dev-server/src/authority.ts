@@ -68,8 +68,20 @@ export const checkLifetime = (seconds: unknown, where: string): number => {
   return seconds
 }
 
-/** At most this many sessions are kept; signing in beyond forgets ended ones first, then the oldest. */
+/**
+ * At most this many sessions are kept. Signing in beyond forgets the session that
+ * ended first; with none ended, the sign-in is refused ({@link TooManySessionsError}):
+ * an active session is never forgotten, so a flood of sign-ins signs nobody out.
+ */
 export const maxSessions = 10_000
+
+/** A sign-in refused because {@link maxSessions} sessions are active. */
+export class TooManySessionsError extends Error {
+  constructor() {
+    super(`${maxSessions} sessions are active: sign one out, or reset the server's sessions`)
+    this.name = "TooManySessionsError"
+  }
+}
 /** At most this many templates; adding more is refused. */
 export const maxTemplates = 1_000
 
@@ -104,7 +116,7 @@ export class Authority {
     return { keys: [this.#key.publicJwk] }
   }
 
-  /** Starts an active session; throws for a bad user id. */
+  /** Starts an active session; throws for a bad user id, and {@link TooManySessionsError} at the cap. */
   signIn(userId: string): DevSession {
     if (!isIdentifier(userId)) {
       throw new Error("user_id must be 1-256 characters, no control characters")
@@ -119,11 +131,10 @@ export class Authority {
       updated_at: at,
     }
     if (this.#sessions.size >= maxSessions) {
-      const evicted = this.#ended.values().next().value ?? this.#sessions.keys().next().value
-      if (evicted !== undefined) {
-        this.#sessions.delete(evicted)
-        this.#ended.delete(evicted)
-      }
+      const evicted = this.#ended.values().next().value
+      if (evicted === undefined) throw new TooManySessionsError()
+      this.#sessions.delete(evicted)
+      this.#ended.delete(evicted)
     }
     this.#sessions.set(session.id, session)
     return session

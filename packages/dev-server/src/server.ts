@@ -59,9 +59,10 @@ export interface DevServerOptions {
   readonly corsOrigins?: readonly string[]
   /**
    * Names accepted in the `Host` header (on any port), e.g. `["devbox.lan"]`; `["*"]` accepts any.
-   * Default: bound to a loopback address (`127.0.0.1`, `localhost`, `::1`), only `127.0.0.1`,
-   * `localhost` and `[::1]`, so a page on a DNS-rebound name cannot reach the server; bound
-   * elsewhere, any. Others are answered 403 `host_not_allowed`.
+   * Default: bound to a loopback address (127/8, `localhost`, `::1`), only `127.0.0.1`,
+   * `localhost`, `[::1]` and the bound address, so a page on a DNS-rebound name cannot reach
+   * the server; bound elsewhere, any. Names and addresses are compared in canonical form
+   * (`0:0:0:0:0:0:0:1` is `[::1]`). Others are answered 403 `host_not_allowed`.
    */
   readonly allowedHosts?: readonly string[]
   /** Faults in force from the start. */
@@ -103,7 +104,7 @@ export interface DevServer {
   createDevBrowser(): string
   /** The public keys, as the JWKS routes serve them. */
   jwks(): { readonly keys: readonly JWK[] }
-  /** Starts an active session for a user, as `POST /v1/client/sessions` does. */
+  /** Starts an active session for a user, as `POST /v1/client/sessions` does; throws when 10,000 are active. */
   signIn(userId: string): DevSession
   /** Ends a session, as `DELETE /v1/client/sessions/:sid` does; `undefined` if unknown. */
   signOut(sessionId: string): DevSession | undefined
@@ -135,14 +136,43 @@ export interface DevServer {
   [Symbol.asyncDispose](): Promise<void>
 }
 
-const urlHost = (host: string): string =>
-  host === "0.0.0.0"
+/**
+ * The canonical form of a host name or address, as a URL holds it: lower case,
+ * IPv4 in dotted decimal (`127.1` → `127.0.0.1`), IPv6 compressed and in brackets
+ * (`0:0:0:0:0:0:0:1` → `[::1]`). `undefined` for anything that is not one.
+ */
+const canonicalHost = (name: string): string | undefined => {
+  // No user info, path, query or escapes: only what a URL's host may hold.
+  if (name === "" || name.length > 255 || /[\s/@?#\\%]/.test(name)) return undefined
+  const bracketed = name.includes(":") && !name.startsWith("[") ? `[${name}]` : name
+  try {
+    const url = new URL(`http://${bracketed}/`)
+    return url.port === "" && url.hostname !== "" ? url.hostname : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** The canonical name of a `Host` header (port dropped), or `undefined` if it is not `name[:port]`. */
+const hostHeaderName = (header: string): string | undefined => {
+  const value = header.trim()
+  if (value === "" || value.length > 300 || /[^A-Za-z0-9._:[\]-]/.test(value)) return undefined
+  try {
+    const url = new URL(`http://${value}/`)
+    return url.hostname === "" ? undefined : url.hostname
+  } catch {
+    return undefined
+  }
+}
+
+const urlHost = (host: string): string => {
+  const canonical = canonicalHost(host)
+  return canonical === "0.0.0.0"
     ? "127.0.0.1"
-    : host === "::"
+    : canonical === "[::]"
       ? "[::1]"
-      : host.includes(":")
-        ? `[${host}]`
-        : host
+      : (canonical ?? (host.includes(":") ? `[${host}]` : host))
+}
 
 const corsPolicy = (origins: readonly string[] | undefined): CorsPolicy => {
   if (origins === undefined) return { kind: "local" }
@@ -170,34 +200,34 @@ const corsPolicy = (origins: readonly string[] | undefined): CorsPolicy => {
 
 const loopbackNames = ["127.0.0.1", "localhost", "[::1]"]
 
-const isLoopback = (host: string): boolean =>
-  host === "localhost" || host === "::1" || host === "[::1]" || /^127(\.\d{1,3}){3}$/.test(host)
+/** Whether a canonical host is a loopback name or address (127/8, `::1`, or 127/8 mapped into IPv6). */
+const isLoopback = (canonical: string | undefined): boolean =>
+  canonical === "localhost" ||
+  canonical === "[::1]" ||
+  (canonical !== undefined &&
+    (/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(canonical) ||
+      /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(canonical)))
 
-/** The accepted `Host` names (canonical: lower case, IPv6 in brackets), or `undefined` for any. */
+/**
+ * The accepted `Host` names (canonical, see {@link canonicalHost}), or `undefined` for any.
+ * Bound to loopback, the loopback names and the bound address itself.
+ */
 const hostPolicy = (
   allowedHosts: readonly string[] | undefined,
   host: string,
 ): ReadonlySet<string> | undefined => {
-  if (allowedHosts === undefined) return isLoopback(host) ? new Set(loopbackNames) : undefined
+  if (allowedHosts === undefined) {
+    const bound = canonicalHost(host)
+    return isLoopback(bound) ? new Set([...loopbackNames, bound ?? ""]) : undefined
+  }
   if (allowedHosts.includes("*")) return undefined
   return new Set(
     allowedHosts.map((name) => {
-      const lower = name.toLowerCase()
-      if (lower === "" || /[\s/]/.test(lower)) {
-        throw new Error(`allowedHosts: "${name}" is not a host name`)
-      }
-      return lower.includes(":") && !lower.startsWith("[") ? `[${lower}]` : lower
+      const canonical = canonicalHost(name)
+      if (canonical === undefined) throw new Error(`allowedHosts: "${name}" is not a host name`)
+      return canonical
     }),
   )
-}
-
-/** The name of a `Host` header without its port, lower case; `undefined` if absent. */
-const hostName = (header: string | undefined): string | undefined => {
-  if (header === undefined) return undefined
-  const lower = header.trim().toLowerCase()
-  if (lower.startsWith("[")) return lower.slice(0, lower.indexOf("]") + 1)
-  const colon = lower.indexOf(":")
-  return colon === -1 ? lower : lower.slice(0, colon)
 }
 
 /** Methods a browser may send cross-origin without a preflight but that change nothing here. */
@@ -276,8 +306,8 @@ export const startDevServer = async (options: DevServerOptions = {}): Promise<De
   ): Promise<Reply> => {
     const method = req.method ?? "GET"
     // DNS rebinding: a page on evil.example resolving to 127.0.0.1 sends `Host: evil.example`.
-    const name = hostName(req.headers.host)
-    if (hosts !== undefined && name !== undefined && !hosts.has(name)) {
+    const header = req.headers.host
+    if (hosts !== undefined && header !== undefined && !hosts.has(hostHeaderName(header) ?? "")) {
       throw new HttpError(403, "host_not_allowed", "This Host may not call the server.", {
         longMessage: "Call it as 127.0.0.1, localhost or [::1], or start it with --allowed-host.",
       })

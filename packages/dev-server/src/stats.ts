@@ -14,7 +14,10 @@ export interface DevServerStats {
   readonly tokensIssued: number
   /** Requests by route, keyed `"METHOD /pattern"` (e.g. `"POST /v1/client/sessions/:sid/tokens"`); `"unmatched"` for the rest. */
   readonly routes: { readonly [route: string]: number }
-  /** Token requests and issued tokens by session id, for sessions the server has (had) only. */
+  /**
+   * Token requests and issued tokens by session id, for sessions the server has (had) only.
+   * Over HTTP only with the secret key (`GET /__tok/stats`); `?session=<id>` answers one.
+   */
   readonly sessions: {
     readonly [sessionId: string]: { readonly tokenRequests: number; readonly tokensIssued: number }
   }

@@ -21,7 +21,8 @@ export interface TokenTemplate {
   readonly audience?: string | readonly string[]
   /**
    * Extra claims; `iss`, `iat`, `nbf`, `exp`, `jti` and the identity claims `sub`, `sid`,
-   * `azp` and `org_id` are the server's and cannot be set.
+   * `azp` and `org_id` are the server's and cannot be set, and `__proto__`, `constructor`
+   * and `prototype` are refused as keys at any depth.
    */
   readonly claims?: { readonly [claim: string]: JsonValue }
 }
@@ -81,6 +82,22 @@ export const isLifetime = (seconds: unknown): seconds is number =>
   seconds >= 1 &&
   seconds <= maxLifetimeSeconds
 
+/**
+ * Keys refused anywhere in a template's claims: a consumer that copies a token's
+ * payload into a plain object (`Object.assign`, a spread, a deep merge) would
+ * otherwise set its prototype (`{"__proto__":{"org_id":"org_admin"}}` slips past
+ * the reserved claims) or shadow its constructor.
+ */
+const prototypeKeys = new Set(["__proto__", "constructor", "prototype"])
+
+/** A template refused for a prototype key in its claims (HTTP 400, not 422). */
+export class PrototypeKeyError extends Error {
+  constructor(where: string, key: string) {
+    super(`${where}: the key "${key}" is not allowed in claims`)
+    this.name = "PrototypeKeyError"
+  }
+}
+
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value)
 
@@ -106,7 +123,10 @@ const checkJson = (value: unknown, where: string, depth: number): void => {
     return
   }
   if (isRecord(value)) {
-    for (const [key, item] of Object.entries(value)) checkJson(item, `${where}.${key}`, depth + 1)
+    for (const [key, item] of Object.entries(value)) {
+      if (prototypeKeys.has(key)) throw new PrototypeKeyError(where, key)
+      checkJson(item, `${where}.${key}`, depth + 1)
+    }
     return
   }
   throw new Error(`${where}: not a JSON value`)

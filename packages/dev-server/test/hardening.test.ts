@@ -65,20 +65,52 @@ describe("templates cannot set identity claims", () => {
     )
   })
 
-  it("a __proto__ claim is a claim of the token like any other", async () => {
+  it("refuses __proto__, constructor and prototype as claim keys at any depth: 400", async () => {
     const server = await start()
-    const templates = JSON.parse(
-      '{ "proto": { "claims": { "__proto__": { "admin": true }, "nested": { "__proto__": 1 } } } }',
-    ) as Parameters<typeof server.setTemplates>[0]
-    server.setTemplates(templates)
     const { id } = server.signIn("user_1")
-    const payload = decodeJwt(await server.issueToken({ sessionId: id, template: "proto" }))
-    expect(Object.hasOwn(payload, "__proto__")).toBe(true)
-    expect(Object.getOwnPropertyDescriptor(payload, "__proto__")?.value).toEqual({ admin: true })
-    expect(Object.hasOwn(payload.nested as object, "__proto__")).toBe(true)
-    expect(payload.sub).toBe("user_1")
+    const bodies = [
+      '{"templates":{"evil":{"claims":{"__proto__":{"org_id":"org_admin"}}}}}',
+      '{"templates":{"evil":{"claims":{"a":{"b":[{"__proto__":{"admin":true}}]}}}}}',
+      '{"templates":{"evil":{"claims":{"constructor":{"prototype":{"admin":true}}}}}}',
+      '{"templates":{"evil":{"claims":{"x":{"prototype":1}}}}}',
+    ]
+    for (const body of bodies) {
+      const res = await request(`${server.url}/__tok/config`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body,
+      })
+      expect(res.status, body).toBe(400)
+      const answer = (await res.json()) as { errors: { code: string; message: string }[] }
+      expect(answer.errors[0]?.code).toBe("malformed_request")
+      expect(answer.errors[0]?.message).toMatch(/the key "(__proto__|constructor|prototype)"/)
+      expect(server.templates()).not.toHaveProperty("evil")
+      expect((await post(`${server.url}/v1/client/sessions/${id}/tokens/evil`)).status).toBe(404)
+    }
+    // The same from options and the handle.
+    const proto = JSON.parse('{ "p": { "claims": { "n": { "__proto__": 1 } } } }') as Parameters<
+      typeof server.setTemplates
+    >[0]
+    expect(() => server.setTemplates(proto)).toThrow('the key "__proto__" is not allowed')
+    await expect(start({ templates: proto })).rejects.toThrow('the key "__proto__"')
+    // Keys that merely contain those words are fine.
+    server.setTemplates({ ok: { claims: { proto: { constructors: ["x"], __proto: 1 } } } })
+    const payload = decodeJwt(await server.issueToken({ sessionId: id, template: "ok" }))
+    expect(payload.proto).toEqual({ constructors: ["x"], __proto: 1 })
   })
 })
+
+/** The status of `GET /` sent to `address:port` with this `Host` header. */
+const statusAt = (address: string, port: number, host: string) =>
+  new Promise<number>((resolve, reject) => {
+    const socket = connect(port, address, () =>
+      socket.write(`GET / HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`),
+    )
+    let text = ""
+    socket.on("data", (chunk) => (text += chunk.toString("latin1")))
+    socket.on("close", () => resolve(rawStatus(text)))
+    socket.on("error", reject)
+  })
 
 describe("cross-site requests and DNS rebinding", () => {
   it("refuses a state change from an origin CORS does not allow, before it changes anything", async () => {
@@ -200,6 +232,49 @@ describe("cross-site requests and DNS rebinding", () => {
     ).toBe(200)
     await expect(start({ allowedHosts: ["a b"] })).rejects.toThrow("allowedHosts")
   })
+
+  it("a Host that is a loopback name followed by more, like [::1]evil.com, is refused", async () => {
+    const server = await start()
+    for (const host of ["[::1]evil.com", "[::1]evil.com:80", "localhost@evil.com", "[::1", "a/b"]) {
+      const answer = await raw(
+        server,
+        `GET /.well-known/jwks.json HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+      )
+      expect(rawStatus(answer), host).not.toBe(200)
+    }
+    const answer = await raw(
+      server,
+      "GET / HTTP/1.1\r\nHost: [::1]evil.com\r\nConnection: close\r\n\r\n",
+    )
+    expect(rawStatus(answer)).toBe(403)
+    expect(answer).toContain("host_not_allowed")
+  })
+
+  it("bound to another loopback address, --host 127.0.0.2, answers its own printed URL", async () => {
+    const server = await start({ host: "127.0.0.2" })
+    expect(server.url).toBe(`http://127.0.0.2:${server.port}`)
+    const res = await request(server.jwksUrl)
+    expect(res.status).toBe(200)
+    // The DNS-rebinding guard is still on.
+    expect(await statusAt("127.0.0.2", server.port, "evil.example")).toBe(403)
+    expect(await statusAt("127.0.0.2", server.port, "127.0.0.3")).toBe(403)
+  })
+
+  it("loopback written out in full, 0:0:0:0:0:0:0:1, is loopback: the rebinding guard stays on", async () => {
+    const server = await start({ host: "0:0:0:0:0:0:0:1" })
+    expect(server.url).toBe(`http://[::1]:${server.port}`)
+    const get = (host: string) => statusAt("::1", server.port, host)
+    expect(await get(`[::1]:${server.port}`)).toBe(200)
+    expect(await get(`[0:0:0:0:0:0:0:1]:${server.port}`)).toBe(200)
+    expect(await get("evil.example")).toBe(403)
+    // Listed names are normalized the same way.
+    const listed = await start({ allowedHosts: ["0:0:0:0:0:0:0:1", "127.1"] })
+    const status = async (host: string) =>
+      rawStatus(await raw(listed, `GET / HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`))
+    expect(await status("[::1]")).toBe(200)
+    expect(await status("127.0.0.1:1")).toBe(200)
+    expect(await status("localhost")).toBe(403)
+  })
 })
 
 describe("per-session stats", () => {
@@ -226,20 +301,66 @@ describe("per-session stats", () => {
       tokenRequests: 4,
     })
   })
+
+  it("GET /__tok/stats hands session ids to no page: only to the secret key", async () => {
+    const server = await start()
+    const { id } = server.signIn("user_victim")
+    await post(`${server.url}/v1/client/sessions/${id}/tokens`)
+    const page = { origin: "http://localhost:5173" }
+    const open = await request(`${server.url}/__tok/stats`, { headers: page })
+    expect(open.status).toBe(200)
+    expect(open.headers.get("access-control-allow-origin")).toBe(page.origin)
+    const text = await open.text()
+    expect(text).not.toContain(id)
+    expect(JSON.parse(text)).toMatchObject({ tokenRequests: 1, tokensIssued: 1 })
+    expect(JSON.parse(text)).not.toHaveProperty("sessions")
+    // A page that knows its own session id still reads its counts.
+    const mine = await request(`${server.url}/__tok/stats?session=${id}`, { headers: page })
+    expect(await mine.json()).toEqual({ session: id, tokenRequests: 1, tokensIssued: 1 })
+    // The secret key gets every session's counts; a wrong one gets 401.
+    const admin = await request(`${server.url}/__tok/stats`, {
+      headers: { authorization: `Bearer ${server.secretKey}` },
+    })
+    expect(((await admin.json()) as { sessions: object }).sessions).toEqual({
+      [id]: { tokenRequests: 1, tokensIssued: 1 },
+    })
+    const wrong = await request(`${server.url}/__tok/stats`, {
+      headers: { authorization: "Bearer sk_test_wrong_key" },
+    })
+    expect(wrong.status).toBe(401)
+    expect(await wrong.text()).not.toContain(id)
+  })
 })
 
 describe("bounded sessions and templates", () => {
-  it("keeps at most 10,000 sessions: ended ones are forgotten first, then the oldest", async () => {
+  it("a flood of sign-ins past 10,000 sessions signs nobody out: 503 with Retry-After", async () => {
     const server = await start()
     const first = server.signIn("user_first")
-    const ended = Array.from({ length: 9_999 }, (_, i) => server.signIn(`user_${i}`))[5_000]!
-    server.signOut(ended.id)
-    const next = server.signIn("user_next") // the 10,001st: the ended one goes
-    expect(server.session(ended.id)).toBeUndefined()
+    const all = [first, ...Array.from({ length: 9_999 }, (_, i) => server.signIn(`user_${i}`))]
+    const signIn = (user: string) => post(`${server.url}/v1/client/sessions`, { user_id: user })
+
+    // Full of active sessions: a sign-in is refused, and every session stays.
+    const refused = await signIn("user_flood")
+    expect(refused.status).toBe(503)
+    expect(errorCode(refused.body)).toBe("too_many_sessions")
+    expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0)
+    expect(() => server.signIn("user_flood")).toThrow("sessions are active")
     expect(server.session(first.id)?.status).toBe("active")
-    server.signIn("user_last") // none ended: the oldest goes
-    expect(server.session(first.id)).toBeUndefined()
-    expect(server.session(next.id)?.status).toBe("active")
+    const token = await post(`${server.url}/v1/client/sessions/${first.id}/tokens`)
+    expect(token.status).toBe(200)
+
+    // Once one has ended, it makes room (the one that ended first goes first).
+    const [a, b] = [all[5_000]!, all[7_000]!]
+    await request(`${server.url}/v1/client/sessions/${b.id}`, { method: "DELETE" })
+    await request(`${server.url}/v1/client/sessions/${a.id}`, { method: "DELETE" })
+    const next = await signIn("user_next")
+    expect(next.status).toBe(200)
+    expect(server.session(b.id)).toBeUndefined()
+    expect(server.session(a.id)?.status).toBe("ended")
+    expect((await signIn("user_after")).status).toBe(200)
+    expect(server.session(a.id)).toBeUndefined()
+    expect((await signIn("user_more")).status).toBe(503)
+    expect(all.filter((s) => server.session(s.id)?.status === "active")).toHaveLength(9_998)
   })
 
   it("keeps at most 1,000 templates; more answer 422", async () => {

@@ -415,7 +415,7 @@ describe("stats and reset", () => {
     await post(`${server.url}/v1/sessions/${b}/tokens`) // 401: counted as a request, no token
     await request(`${server.url}/nowhere`)
     await request(`${server.url}/__tok/faults`)
-    const res = await request(`${server.url}/__tok/stats`)
+    const res = await request(`${server.url}/__tok/stats`, { headers: bearer(server.secretKey) })
     const stats = await res.json()
     expect(stats).toEqual(server.stats())
     expect(stats).toMatchObject({

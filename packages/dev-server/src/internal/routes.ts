@@ -5,11 +5,11 @@
 import { createHash, timingSafeEqual } from "node:crypto"
 import type { IncomingMessage } from "node:http"
 import { setTimeout as delay } from "node:timers/promises"
-import { checkLifetime, isIdentifier, type Authority } from "../authority.ts"
+import { checkLifetime, isIdentifier, TooManySessionsError, type Authority } from "../authority.ts"
 import { parseFaultSettings, type FaultController, type FaultSettings } from "../faults.ts"
 import { DEV_BROWSER_PARAM, publishableKeyFor, type DevBrowsers } from "../instance.ts"
 import type { StatsRecorder } from "../stats.ts"
-import { isLifetime, maxLifetimeSeconds, parseTemplates } from "../templates.ts"
+import { isLifetime, maxLifetimeSeconds, parseTemplates, PrototypeKeyError } from "../templates.ts"
 import { HttpError, json, malformedReply, Router, type BodyFields, type Reply } from "./http.ts"
 
 /** The request as handlers see it. */
@@ -40,15 +40,22 @@ export interface RouteDeps {
   readonly devBrowsers?: DevBrowsers | undefined
 }
 
+/** `Retry-After` of a sign-in refused at the session cap: a guess at when one may have ended. */
+const sessionsRetryAfterSeconds = 30
+
 const sha256 = (text: string) => createHash("sha256").update(text, "utf8").digest()
 
-/** Turns a thrown validation `Error` into a 422 answer. */
+/** Turns a thrown validation `Error` into a 422 answer (400 for a prototype key). */
 const invalid = (error: unknown): HttpError =>
-  new HttpError(
-    422,
-    "form_param_invalid",
-    error instanceof Error ? error.message : "Invalid input.",
-  )
+  error instanceof PrototypeKeyError
+    ? new HttpError(400, "malformed_request", error.message, {
+        longMessage: "__proto__, constructor and prototype are refused as keys in claims.",
+      })
+    : new HttpError(
+        422,
+        "form_param_invalid",
+        error instanceof Error ? error.message : "Invalid input.",
+      )
 
 const sessionNotFound = () => new HttpError(404, "resource_not_found", "No session with this id.")
 
@@ -279,7 +286,15 @@ export const routes = (deps: RouteDeps): Router<Context> => {
           "user_id must be a string of 1-256 characters.",
         )
       }
-      return json(200, authority.signIn(userId))
+      try {
+        return json(200, authority.signIn(userId))
+      } catch (error) {
+        if (!(error instanceof TooManySessionsError)) throw error
+        throw new HttpError(503, "too_many_sessions", "Too many active sessions.", {
+          longMessage: error.message,
+          headers: { "Retry-After": String(sessionsRetryAfterSeconds) },
+        })
+      }
     })
     .on("GET", "/v1/client/sessions/:sid", async (_, { sid = "" }) => {
       const session = authority.session(sid)
@@ -345,7 +360,14 @@ export const routes = (deps: RouteDeps): Router<Context> => {
       async ({ req }) => {
         const query = new URLSearchParams((req.url ?? "").split("?")[1] ?? "")
         const sessionId = query.get("session")
-        if (sessionId === null) return json(200, stats.snapshot())
+        if (sessionId === null) {
+          // Session ids only for the secret key: with them, any local page could
+          // mint tokens for every session through the frontend token route.
+          const { sessions, ...totals } = stats.snapshot()
+          if (req.headers.authorization === undefined) return json(200, totals)
+          requireSecret(req)
+          return json(200, { ...totals, sessions })
+        }
         if (!isIdentifier(sessionId)) {
           throw new HttpError(422, "form_param_invalid", "session must be a session id.")
         }

@@ -3,7 +3,7 @@
  * the real dev server, as a backend uses it: one client, many sessions, each
  * named by `sessionId`, failures handled by tag.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { describe, expect, it } from "vitest"
 import { TokenClient } from "@tok/core"
 import { errorsAreSafe, faultMatrix, secretKeyCases } from "./matrix.ts"

@@ -9,7 +9,11 @@
  * check at its end that no error ever shows a JWT or a secret key.
  */
 import { inspect } from "node:util"
-import { Cause, Effect, Exit, Layer, ManagedRuntime } from "effect"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as ManagedRuntime from "effect/ManagedRuntime"
 import { createRemoteJWKSet, jwtVerify, type JWTVerifyResult } from "jose"
 import { afterEach, expect } from "vitest"
 import {
@@ -276,9 +280,12 @@ export const backendEffect: Face = {
 // ---------------------------------------------------------------------------
 // Reading the server from outside, as a user's test would.
 
-/** `GET /__tok/stats`, over HTTP. */
+/** `GET /__tok/stats`, over HTTP, with the secret key (so with per-session counts). */
 export const stats = async (server: DevServer): Promise<DevServerStats> => {
-  const response = await fetch(`${server.url}/__tok/stats`, { signal: AbortSignal.timeout(5_000) })
+  const response = await fetch(`${server.url}/__tok/stats`, {
+    headers: { authorization: `Bearer ${server.secretKey}` },
+    signal: AbortSignal.timeout(5_000),
+  })
   expect(response.status).toBe(200)
   return (await response.json()) as DevServerStats
 }
