@@ -14,9 +14,11 @@ const alias = [
   { find: /^@tok\/core$/, replacement: at("packages/core/src/index.ts") },
   { find: /^@tok\/vue$/, replacement: at("packages/vue/src/index.ts") },
   { find: /^@tok\/svelte$/, replacement: at("packages/svelte/src/index.ts") },
+  { find: /^@tok\/react$/, replacement: at("packages/react/src/index.ts") },
   { find: /^@tok\/angular$/, replacement: at("packages/angular/dist/index.js") },
 ]
 const external = [/^vue(\/|$)/, /^svelte(\/|$)/, /^@angular\//, /^rxjs(\/|$)/, /^tslib$/]
+external.push(/^react(-dom)?(\/|$)/) // @tok/react's peers
 
 /** Builds one entry; returns { minBytes, gzipBytes }. */
 export const measure = async (entry) => {
@@ -47,7 +49,7 @@ export const measure = async (entry) => {
   return { minBytes: Buffer.byteLength(code), gzipBytes: gzipSync(code, { level: 9 }).length }
 }
 
-export const entries = ["core", "vue", "svelte", "angular"]
+export const entries = ["core", "vue", "svelte", "angular", "react"]
 
 /** Peers, built the same way in the same run: the smallest app that reads a cached token. */
 export const peers = {
