@@ -28,4 +28,3 @@ export {
   type UseTokenOptions,
   type UseTokenResult,
 } from "./useToken.ts"
-export type { TokenView } from "./projection.ts"

@@ -1,4 +1,10 @@
-import type { TokClient, TokenState, TokenWatcher, WatchOptions } from "@tok/core"
+import {
+  type TokClient,
+  type TokenState,
+  TokenView,
+  type TokenWatcher,
+  type WatchOptions,
+} from "@tok/core"
 import {
   createContext,
   createElement,
@@ -9,7 +15,6 @@ import {
   type Context,
   type ReactNode,
 } from "react"
-import { project, type TokenView, whenReady } from "./projection.ts"
 
 /** The context `TokProvider` fills; `null` outside one. */
 export const TokContext: Context<TokClient | null> = createContext<TokClient | null>(null)
@@ -49,18 +54,21 @@ export interface UseTokenOptions extends WatchOptions {
 }
 
 /** What `useToken` returns: the key's state, and `refresh` and `whenReady`. */
-export interface UseTokenResult extends TokenView {
+export interface UseTokenResult extends TokenView.TokenView {
   /** A `skipCache` fetch of the key; resolves once its result is in the store. Never rejects. */
   readonly refresh: () => Promise<void>
-  /** The JWT once the key is not loading; `null` when signed out; rejects with a `TokenError`. */
+  /**
+   * The JWT once the key is not loading, `null` when signed out; rejects with
+   * the `TokenError`. Resolves `null` at once on the server and while disabled.
+   */
   readonly whenReady: () => Promise<string | null>
 }
 
 /**
- * What a hook shows on the server, during hydration and while disabled: no
- * token, nothing requested. The same object every time, so hydration matches.
+ * What a hook shows on the server, during hydration and while disabled: the
+ * core's `loading` without a token, the same object every time, so hydration matches.
  */
-const OFF: TokenState = { status: "loading" }
+const OFF: TokenState = TokenView.initialState
 const off = () => OFF
 const noop = () => undefined
 
@@ -101,7 +109,10 @@ const useWatched = (watcher: TokenWatcher | null) => {
     [watcher],
   )
   const ready = useCallback(
-    () => (watcher === null ? Promise.resolve(null) : whenReady(watcher)),
+    () =>
+      watcher === null || typeof window === "undefined"
+        ? Promise.resolve(null)
+        : TokenView.whenReady(watcher),
     [watcher],
   )
   return { state, refresh, ready }
@@ -112,13 +123,17 @@ const useResult = (
   refresh: () => Promise<void>,
   ready: () => Promise<string | null>,
 ): UseTokenResult =>
-  useMemo(() => ({ ...project(state), refresh, whenReady: ready }), [state, refresh, ready])
+  useMemo(
+    () => ({ ...TokenView.fromState(state), refresh, whenReady: ready }),
+    [state, refresh, ready],
+  )
 
 /**
  * Watches one key (`template`, `organizationId`, …) and keeps its token fresh
  * while the component is mounted, on `useSyncExternalStore` over the core's
  * watch handle. A re-render with equal options keeps the subscription; other
- * options move it to the new key. On the server (and while hydrating) it
+ * options move it to the new key; `null` or `enabled: false` watches
+ * nothing. On the server (and while hydrating) it
  * shows `"loading"` without a token and requests nothing.
  *
  * @example
@@ -131,9 +146,10 @@ const useResult = (
  * }
  * ```
  */
-export const useToken = (options?: UseTokenOptions): UseTokenResult => {
+export const useToken = (options?: UseTokenOptions | null): UseTokenResult => {
+  const enabled = options !== null && options?.enabled !== false
   const { state, refresh, ready } = useWatched(
-    useWatcher(useTokClient(), options, options?.enabled ?? true),
+    useWatcher(useTokClient(), options ?? undefined, enabled),
   )
   return useResult(state, refresh, ready)
 }

@@ -30,9 +30,9 @@ afterEach(async () => {
 })
 
 /** Renders a component that shows `useToken(options)`, and hands back what it returned last. */
-const renderToken = (options?: UseTokenOptions, tokClient: TokClient = client) => {
+const renderToken = (options?: UseTokenOptions | null, tokClient: TokClient = client) => {
   let result!: UseTokenResult
-  const Probe = (props: { options?: UseTokenOptions | undefined }) => {
+  const Probe = (props: { options?: UseTokenOptions | null | undefined }) => {
     result = useToken(props.options)
     return (
       <p>
@@ -49,7 +49,7 @@ const renderToken = (options?: UseTokenOptions, tokClient: TokClient = client) =
     view,
     result: () => result,
     text: () => view.container.textContent,
-    rerender: (next?: UseTokenOptions) => view.rerender(<Probe options={next} />),
+    rerender: (next?: UseTokenOptions | null) => view.rerender(<Probe options={next} />),
   }
 }
 
@@ -166,7 +166,7 @@ describe("useToken", () => {
     expect(inspectClient(client).watchedKeys).toBe(0)
   })
 
-  it("enabled: false watches nothing until it is switched on", async () => {
+  it("enabled: false (or null) watches nothing until it is switched on", async () => {
     client.setSession("sess_1")
     const { rerender, result } = renderToken({ enabled: false })
     await settle()
@@ -184,6 +184,15 @@ describe("useToken", () => {
     rerender({ enabled: false })
     await settle()
     expect(result().status).toBe("loading")
+    expect(inspectClient(client).watchedKeys).toBe(0)
+
+    // `null` switches it off too.
+    rerender({})
+    await settle()
+    expect(inspectClient(client).watchedKeys).toBe(1)
+    rerender(null)
+    await settle()
+    expect(result()).toMatchObject({ status: "loading", token: null })
     expect(inspectClient(client).watchedKeys).toBe(0)
   })
 
