@@ -1,3 +1,6 @@
+// Context and hooks: a client module for React Server Components, so a server
+// component can import @tok/react (the core, the types) without evaluating them.
+"use client"
 import {
   type TokClient,
   type TokenState,
