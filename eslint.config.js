@@ -4,7 +4,7 @@
 import js from "@eslint/js"
 import tseslint from "typescript-eslint"
 
-const adapters = ["@tok/vue", "@tok/svelte", "@tok/angular"]
+const adapters = ["@tok/vue", "@tok/svelte", "@tok/angular", "@tok/react"]
 const deepImports = {
   group: ["@tok/*/src/*", "**/packages/*/src/*", "../../packages/*"],
   message: "Import a package by its name and public entry points, not its files.",

@@ -29,6 +29,7 @@ const apps = [
   { name: "Vue", slug: "vue", project: "@tok/demo-vue" },
   { name: "Svelte", slug: "svelte", project: "@tok/demo-svelte" },
   { name: "Angular", slug: "angular", project: "@tok/demo-angular" },
+  { name: "React", slug: "react", project: "@tok/demo-react" },
 ]
 /** The templates the pages offer besides the session token (the dev server has them by default). */
 const templates = ["supabase", "hasura"]

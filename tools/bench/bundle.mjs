@@ -24,9 +24,10 @@ const tokPackages = {
   "@tok/vue": at("packages/vue/dist/index.js"),
   "@tok/svelte": at("packages/svelte/dist/index.js"),
   "@tok/angular": at("packages/angular/dist/index.js"),
+  "@tok/react": at("packages/react/dist/index.js"),
 }
 /** The frameworks are the app's own: never counted. */
-const isExternal = (id) => /^(vue|svelte|rxjs|tslib)(\/|$)|^@angular\//.test(id)
+const isExternal = (id) => /^(vue|svelte|rxjs|tslib|react|react-dom)(\/|$)|^@angular\//.test(id)
 const conditions = ["browser", "import", "module", "production", "default"]
 const define = { "process.env.NODE_ENV": '"production"' }
 const target = "es2022"
@@ -235,7 +236,7 @@ export const withLargest = (byBundler) => {
 }
 
 /** The published entries: core alone, and core with each adapter. */
-export const entries = ["core", "vue", "svelte", "angular"]
+export const entries = ["core", "vue", "svelte", "angular", "react"]
 
 /** Peers, built the same way in the same run: the smallest app that reads a cached token. */
 export const peers = {

@@ -16,6 +16,7 @@ const allApps = [
   { slug: "vue", name: "Vue" },
   { slug: "svelte", name: "Svelte" },
   { slug: "angular", name: "Angular" },
+  { slug: "react", name: "React" },
 ]
 /** `E2E_APPS=vue,svelte` runs only those. */
 const only = process.env.E2E_APPS?.split(",").map((slug) => slug.trim())

@@ -1,16 +1,28 @@
 /**
- * `@tok/svelte` — tok for Svelte: `tokenStore(client, options?)`, a readable
- * store of a key's `TokenState` that keeps the token fresh while subscribed.
- * Re-exports `@tok/core`, so an app installs one package.
+ * `@tok/svelte` — tok for Svelte 5: `createToken(() => options)`, runes for
+ * one key built on `createSubscriber`; `setTokClient`/`getTokClient`, one
+ * client per component tree (per request in SvelteKit); and `tokenStore`, a
+ * readable store of a key's `TokenState`. Safe in server rendering: no
+ * request, no token in the HTML. Re-exports `@tok/core`, so an app installs
+ * one package.
  *
  * @example
- * ```ts
- * import { clerkFrontendApi, createTokenClient, tokenStore } from "@tok/svelte"
- *
- * export const tok = createTokenClient({ source: clerkFrontendApi({ baseUrl }), session: "sess_123" })
- * export const sessionToken = tokenStore(tok) // `$sessionToken.status` in a component
+ * ```svelte
+ * <script lang="ts">
+ *   import { createToken } from "@tok/svelte"
+ *   const tok = createToken(() => ({ template: "supabase" })) // after setTokClient(client) in a parent
+ * </script>
+ * <p>{tok.status}</p>
  * ```
  * @packageDocumentation
  */
 export * from "@tok/core"
+export {
+  createToken,
+  type CreateTokenConfig,
+  type CreateTokenOptions,
+  type CreateTokenResult,
+  getTokClient,
+  setTokClient,
+} from "./createToken.ts"
 export { type TokenStore, tokenStore } from "./tokenStore.ts"

@@ -138,6 +138,16 @@ describe("tokenStore as a store", () => {
     stop()
   })
 
+  it("whenReady() resolves the JWT once the key has answered, then lets it go", async () => {
+    client.setSession("sess_1")
+    const store = tokenStore(client, { template: "t" })
+    const ready = store.whenReady()
+    await settle()
+    expect(await ready).toMatch(/^ey/)
+    await vi.advanceTimersByTimeAsync(10 * 60_000)
+    expect(source.requests).toHaveLength(1)
+  })
+
   it("shows a permanent failure as the error state", async () => {
     client.setSession("sess_1")
     source.enqueue({ fail: { status: 403 } })

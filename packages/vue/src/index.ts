@@ -9,7 +9,7 @@
  *
  * const tok = createTokenClient({ source: clerkFrontendApi({ baseUrl }), session: "sess_123" })
  * createApp(App).use(createTok(tok)).mount("#app")
- * // in a component: const { token, status, error, expiresAt, refresh } = useToken({ template: "supabase" })
+ * // in a component: const { token, status, error, expiresAt, refresh, whenReady } = useToken({ template: "supabase" })
  * ```
  * @packageDocumentation
  */
@@ -20,5 +20,7 @@ export {
   type TokPlugin,
   useTokClient,
   useToken,
+  type UseTokenConfig,
+  type UseTokenOptions,
   type UseTokenReturn,
 } from "./useToken.ts"

@@ -1,4 +1,11 @@
-import type { TokClient, TokenError, TokenState, TokenWatcher, WatchOptions } from "@tok/core"
+import {
+  type TokClient,
+  type TokenError,
+  type TokenState,
+  TokenView,
+  type TokenWatcher,
+  type WatchOptions,
+} from "@tok/core"
 import {
   computed,
   getCurrentInstance,
@@ -48,7 +55,23 @@ export const useTokClient = (): TokClient => {
   return client
 }
 
-/** What `useToken` returns: readonly refs over the watched key's state, and `refresh`. */
+/** The options of `useToken`: a key, and whether to watch it at all. */
+export interface UseTokenOptions extends WatchOptions {
+  /** `false` switches the watcher off (no subscription, no request). Default `true`. */
+  readonly enabled?: boolean | undefined
+}
+
+/** What `useToken` is set up with once (not reactive). */
+export interface UseTokenConfig {
+  /**
+   * The state shown during a server render and while the browser hydrates,
+   * until the component is mounted. Default `TokenView.initialState`
+   * (`loading`). Give the same value on both sides (e.g. from Nuxt's payload).
+   */
+  readonly initialState?: TokenState | undefined
+}
+
+/** What `useToken` returns: readonly refs over the watched key's state, `refresh` and `whenReady`. */
 export interface UseTokenReturn {
   /** The JWT, in every status where there is one; `null` otherwise. */
   readonly token: ComputedRef<string | null>
@@ -60,29 +83,41 @@ export interface UseTokenReturn {
   readonly expiresAt: ComputedRef<number | null>
   /** A `skipCache` fetch of the key; resolves once its result is in the refs. Never rejects. */
   readonly refresh: () => Promise<void>
+  /**
+   * The JWT once the key is no longer loading, `null` when signed out; rejects
+   * with the `TokenError`. Resolves `null` at once on the server and while disabled.
+   */
+  readonly whenReady: () => Promise<string | null>
 }
 
-const tokenOf = (state: TokenState) => (state.status === "signed-out" ? undefined : state.token)
+type Key = WatchOptions | null
 
-const normalize = (options: WatchOptions | null | undefined): WatchOptions => ({
-  template: options?.template,
-  organizationId: options?.organizationId,
-  expirationBuffer: options?.expirationBuffer,
-  sessionId: options?.sessionId,
-})
+const keyOf = (options: UseTokenOptions | null | undefined): Key =>
+  options === null || options?.enabled === false
+    ? null
+    : {
+        template: options?.template,
+        organizationId: options?.organizationId,
+        expirationBuffer: options?.expirationBuffer,
+        sessionId: options?.sessionId,
+      }
 
-const sameKey = (a: WatchOptions, b: WatchOptions): boolean =>
-  Object.is(a.template, b.template) &&
-  Object.is(a.organizationId, b.organizationId) &&
-  Object.is(a.expirationBuffer, b.expirationBuffer) &&
-  Object.is(a.sessionId, b.sessionId)
+const sameKey = (a: Key, b: Key): boolean =>
+  a === null || b === null
+    ? a === b
+    : Object.is(a.template, b.template) &&
+      Object.is(a.organizationId, b.organizationId) &&
+      Object.is(a.expirationBuffer, b.expirationBuffer) &&
+      Object.is(a.sessionId, b.sessionId)
 
 /**
  * Watches one key (`template`, `organizationId`, …) and keeps its token fresh
  * while the calling component or `effectScope` lives. `options` may be a plain
  * object, a ref or a getter; when its value changes the old key is let go and
- * the new one watched. In a component the subscription starts when it is
- * mounted, so server-side rendering starts no timers and makes no requests.
+ * the new one watched; `null` or `enabled: false` switches the watcher off.
+ * In a component the subscription starts when it is mounted: a server render
+ * makes no request and shows `initialState`, and so does the hydrating
+ * browser until it is mounted, so both render the same HTML.
  *
  * @example
  * ```vue
@@ -98,16 +133,19 @@ const sameKey = (a: WatchOptions, b: WatchOptions): boolean =>
  * ```
  */
 export const useToken = (
-  options?: MaybeRefOrGetter<WatchOptions | null | undefined>,
+  options?: MaybeRefOrGetter<UseTokenOptions | null | undefined>,
+  config?: UseTokenConfig,
 ): UseTokenReturn => {
   const client = useTokClient()
-  const state = shallowRef<TokenState>({ status: "signed-out" })
+  const initial = config?.initialState ?? TokenView.initialState
+  const state = shallowRef<TokenState>(initial)
+  const onServer = typeof window === "undefined"
   let watcher: TokenWatcher | undefined
   let unsubscribe: (() => void) | undefined
   let disposed = false
   // Inside a component: live once mounted (never on the server). Elsewhere: live in a browser.
   const instance = getCurrentInstance()
-  let live = instance === null && typeof window !== "undefined"
+  let live = instance === null && !onServer
 
   const subscribe = () => {
     // The new key first, then let go of the old one: when both are the same
@@ -120,16 +158,17 @@ export const useToken = (
         if (watcher === current) state.value = next
       })
       state.value = current.getSnapshot()
+    } else if (live) {
+      state.value = initial
     }
     previous?.()
   }
 
   watch(
-    () => normalize(toValue(options)),
+    () => keyOf(toValue(options)),
     (next, previous) => {
       if (previous !== undefined && sameKey(next, previous)) return
-      watcher = client.watch(next)
-      state.value = watcher.getSnapshot()
+      watcher = next === null ? undefined : client.watch(next)
       subscribe()
     },
     { immediate: true },
@@ -146,16 +185,19 @@ export const useToken = (
     unsubscribe = undefined
   })
 
+  const view = computed(() => TokenView.fromState(state.value))
   return {
-    token: computed(() => tokenOf(state.value)?.jwt ?? null),
-    status: computed(() => state.value.status),
-    error: computed(() => (state.value.status === "error" ? state.value.error : null)),
-    expiresAt: computed(() => tokenOf(state.value)?.expiresAt ?? null),
+    token: computed(() => view.value.token),
+    status: computed(() => view.value.status),
+    error: computed(() => view.value.error),
+    expiresAt: computed(() => view.value.expiresAt),
     refresh: async () => {
       const current = watcher
-      if (current === undefined) return
+      if (current === undefined || !live) return
       await current.refresh()
       if (watcher === current && !disposed) state.value = current.getSnapshot()
     },
+    whenReady: () =>
+      onServer || watcher === undefined ? Promise.resolve(null) : TokenView.whenReady(watcher),
   }
 }

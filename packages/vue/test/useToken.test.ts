@@ -8,6 +8,7 @@ import {
   TokenRequestError,
   useTokClient,
   useToken,
+  type UseTokenOptions,
   type UseTokenReturn,
   type WatchOptions,
 } from "@tok/vue"
@@ -172,6 +173,58 @@ describe("useToken in a component", () => {
     expect(result().status.value).toBe("error")
     expect(result().error.value).toBeInstanceOf(TokenRequestError)
     expect(result().token.value).toBe(null)
+    wrapper.unmount()
+  })
+
+  it("null options or enabled: false switch the watcher off instead of watching the default key", async () => {
+    client.setSession("sess_1")
+    const options = ref<UseTokenOptions | null>(null)
+    const { wrapper, result } = mountWithToken(options)
+    await vi.advanceTimersByTimeAsync(60_000)
+    expect(source.requests).toHaveLength(0)
+    expect(result().status.value).toBe("loading")
+    expect(await result().whenReady()).toBe(null)
+
+    options.value = { template: "a" }
+    await settle()
+    expect(source.requests.map((r) => r.template)).toEqual(["a"])
+    expect(result().status.value).toBe("ready")
+
+    options.value = { template: "a", enabled: false }
+    await settle()
+    expect(result().status.value).toBe("loading")
+    expect(result().token.value).toBe(null)
+    await result().refresh()
+    await vi.advanceTimersByTimeAsync(10 * 60_000)
+    expect(source.requests).toHaveLength(1) // switched off: no refresh, no refetch
+    wrapper.unmount()
+  })
+
+  it("whenReady() resolves the JWT once the key has answered, null when signed out", async () => {
+    const { wrapper, result } = mountWithToken({ template: "t" })
+    await settle()
+    expect(await result().whenReady()).toBe(null)
+    client.setSession("sess_1")
+    source.enqueue({ delayMs: 1_000 })
+    const ready = result().whenReady()
+    await vi.advanceTimersByTimeAsync(1_000)
+    const jwt = await ready
+    expect(jwt).toMatch(/^ey/)
+    await nextTick()
+    expect(result().token.value).toBe(jwt)
+    expect(source.requests).toHaveLength(1) // it shares the component's watcher
+    wrapper.unmount()
+  })
+
+  it("whenReady() rejects with the TokenError of a failed key", async () => {
+    client.setSession("sess_1")
+    source.enqueue({ fail: { status: 403 } })
+    const { wrapper, result } = mountWithToken()
+    const ready = result()
+      .whenReady()
+      .catch((e: unknown) => e)
+    await settle()
+    expect(await ready).toBeInstanceOf(TokenRequestError)
     wrapper.unmount()
   })
 
