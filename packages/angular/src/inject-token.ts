@@ -39,11 +39,8 @@ export interface TokenSignals {
   whenReady(): Promise<string | null>
 }
 
-/** The options of `injectToken`: a key, and whether to watch it at all. */
-export interface InjectTokenOptions extends WatchOptions {
-  /** `false` switches the watcher off (no subscription, no request). Default `true`. */
-  readonly enabled?: boolean | undefined
-}
+/** The options of `injectToken`: a key, and whether to watch it at all (`enabled`). */
+export type InjectTokenOptions = TokenView.Options
 
 /** What `injectToken` is set up with once. */
 export interface InjectTokenConfig {
@@ -55,24 +52,6 @@ export interface InjectTokenConfig {
 }
 
 type Key = WatchOptions | null
-
-const keyOf = (options: InjectTokenOptions | null | undefined): Key =>
-  options === null || options?.enabled === false
-    ? null
-    : {
-        template: options?.template,
-        organizationId: options?.organizationId,
-        expirationBuffer: options?.expirationBuffer,
-        sessionId: options?.sessionId,
-      }
-
-const sameKey = (a: Key, b: Key): boolean =>
-  a === null || b === null
-    ? a === b
-    : Object.is(a.template, b.template) &&
-      Object.is(a.organizationId, b.organizationId) &&
-      Object.is(a.expirationBuffer, b.expirationBuffer) &&
-      Object.is(a.sessionId, b.sessionId)
 
 /**
  * The watcher behind `injectToken` and `TokenService`: in the browser it
@@ -100,7 +79,7 @@ export const connectToken = (
     onState?.(next)
   }
   const follow = (next: Key) => {
-    if (key !== undefined && sameKey(key, next)) return
+    if (key !== undefined && TokenView.sameKey(key, next)) return
     key = next
     const current = (watcher = next === null ? undefined : client.watch(next))
     if (!browser || destroyed) return
@@ -163,9 +142,9 @@ export const injectToken = (
 ): TokenSignals => {
   const client = injectTokConfig().client
   const initial = config.initialState ?? TokenView.initialState
-  const { signals, follow } = connectToken(client, keyOf(untracked(options)), initial)
+  const { signals, follow } = connectToken(client, TokenView.keyOf(untracked(options)), initial)
   effect(() => {
-    const next = keyOf(options())
+    const next = TokenView.keyOf(options())
     untracked(() => follow(next))
   })
   return signals
