@@ -1,14 +1,6 @@
 import { HttpClient, HttpErrorResponse } from "@angular/common/http"
-import {
-  Component,
-  computed,
-  createEnvironmentInjector,
-  DestroyRef,
-  EnvironmentInjector,
-  inject,
-  signal,
-} from "@angular/core"
-import { provideTok, TokenService } from "@tok/angular"
+import { Component, computed, DestroyRef, inject, signal } from "@angular/core"
+import { injectToken, isTokenError, TokenService } from "@tok/angular"
 import { firstValueFrom } from "rxjs"
 import { DEMO_CONFIG } from "./app.config.ts"
 import {
@@ -24,11 +16,10 @@ import {
 } from "@tok/demo-shared"
 
 /**
- * The demo page. The application's `TokenService` watches the session token,
- * which `tokInterceptor` sends to demo-api. Another template is shown by a
- * `TokenService` of its own, in a child injector made for it (`provideTok`
- * with that `template`) and destroyed — unsubscribing it — when the template
- * changes.
+ * The demo page. The token it shows is `injectToken(() => options)`: when the
+ * template changes, the new key is watched and the old one let go, no child
+ * injector needed. `tokInterceptor` sends the session token to demo-api
+ * (`provideTok`'s key, the one `TokenService` watches).
  */
 @Component({
   selector: "app-root",
@@ -46,8 +37,8 @@ import {
       <section class="card">
         <h2>Session</h2>
         <div class="row">
-          <span class="pill" data-testid="status" [attr.data-status]="tok().status()">{{
-            statusLabel(tok().status())
+          <span class="pill" data-testid="status" [attr.data-status]="tok.status()">{{
+            statusLabel(tok.status())
           }}</span>
           <code class="muted" data-testid="session-id">{{ sessionId() ?? "no session" }}</code>
         </div>
@@ -106,8 +97,8 @@ import {
           <dd>
             <code
               data-testid="jwt"
-              [attr.data-jwt]="tok().token() ?? ''"
-              [title]="tok().token() ?? ''"
+              [attr.data-jwt]="tok.token() ?? ''"
+              [title]="tok.token() ?? ''"
               >{{ shortToken() }}</code
             >
           </dd>
@@ -155,8 +146,6 @@ export class App {
   readonly #session = inject(TokenService)
   readonly #client = this.#session.client
   readonly #http = inject(HttpClient)
-  readonly #environment = inject(EnvironmentInjector)
-  #templateInjector: EnvironmentInjector | undefined
 
   /** Sign-in and -out, the countdown's clock, the counters and demo-api: the shared controller. */
   protected readonly page = createDemoPage({
@@ -168,8 +157,10 @@ export class App {
 
   /** "" is the session token; any other value names a JWT template. */
   protected readonly template = signal("")
-  /** The service of the token the page shows. */
-  protected readonly tok = signal<TokenService>(this.#session)
+  /** The token the page shows: the selected template's. */
+  protected readonly tok = injectToken(() => ({
+    template: this.template() === "" ? undefined : this.template(),
+  }))
   protected readonly sessionId = computed(() => this.#view().sessionId)
   protected readonly userId = computed(() => this.#view().userId)
   protected readonly busy = computed(() => this.#view().busy)
@@ -179,15 +170,15 @@ export class App {
   protected readonly counts = computed(() => this.#view().counts)
 
   protected readonly error = computed(() => {
-    const error = this.tok().error()
+    const error = this.tok.error()
     return error === null ? null : describeError(error)
   })
   protected readonly shortToken = computed(() => {
-    const jwt = this.tok().token()
+    const jwt = this.tok.token()
     return jwt === null ? "—" : shortJwt(jwt)
   })
-  protected readonly expiresIn = computed(() => countdown(this.tok().expiresAt(), this.#view().now))
-  protected readonly claims = computed(() => claimRows(this.tok().token()))
+  protected readonly expiresIn = computed(() => countdown(this.tok.expiresAt(), this.#view().now))
+  protected readonly claims = computed(() => claimRows(this.tok.token()))
 
   protected readonly statusLabel = statusLabel
   protected readonly describeCounts = describeCounts
@@ -200,27 +191,11 @@ export class App {
     inject(DestroyRef).onDestroy(() => {
       stopListening()
       this.page.stop()
-      this.#templateInjector?.destroy()
     })
   }
 
   protected selectTemplate(name: string): void {
-    this.#templateInjector?.destroy()
-    this.#templateInjector = undefined
     this.template.set(name)
-    if (name === "") {
-      this.tok.set(this.#session)
-      return
-    }
-    const injector = createEnvironmentInjector(
-      [
-        provideTok({ client: this.#client, authorizedOrigins: [this.config.api], template: name }),
-        TokenService,
-      ],
-      this.#environment,
-    )
-    this.#templateInjector = injector
-    this.tok.set(injector.get(TokenService))
   }
 
   protected onSignIn(event: Event): void {
@@ -230,14 +205,15 @@ export class App {
 
   protected async onRefresh(): Promise<void> {
     this.refreshing.set(true)
-    await this.tok().refresh()
+    await this.tok.refresh()
     this.refreshing.set(false)
   }
 
   /**
    * demo-api over `HttpClient`: `tokInterceptor` adds the session token
-   * (demo-api's origin is authorized). A `TokenError` it throws is shown by
-   * the controller.
+   * (demo-api's origin is authorized). When tok cannot get a token, the
+   * interceptor fails the request with status 0 and the `TokenError`: that is
+   * shown by the controller.
    */
   async #callApi(): Promise<ApiAnswer> {
     try {
@@ -245,6 +221,7 @@ export class App {
       return { status: 200, body }
     } catch (failure) {
       if (!(failure instanceof HttpErrorResponse)) throw failure
+      if (isTokenError(failure.error)) throw failure.error
       return {
         status: failure.status,
         body:

@@ -1,6 +1,6 @@
 /**
  * The Svelte demo: one tok client for the page, handed to the page
- * (`App.svelte`), which watches its token with `tokenStore`.
+ * (`App.svelte`), which watches its token with `createToken`.
  */
 import { mount } from "svelte"
 import { createTokenClient } from "@tok/svelte"

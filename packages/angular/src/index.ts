@@ -1,7 +1,10 @@
 /**
- * `@tok/angular` — tok for Angular: `provideTok(config)`, `TokenService`
- * (signals and `token$`) and `tokInterceptor`. Zoneless-ready.
- * Re-exports `@tok/core`, so an app installs one package.
+ * `@tok/angular` — tok for Angular: `provideTok(config)`, `injectToken(() =>
+ * options)` and `TokenService` (signals), `tokInterceptor` (per-origin keys,
+ * `TOK_REQUEST_KEY` per request, an opt-in retry after a 401) and
+ * `signedInGuard`. Zoneless-ready and safe in server rendering (no token
+ * request, no token in the HTML). Re-exports `@tok/core`, so an app installs
+ * one package.
  *
  * @example
  * ```ts
@@ -19,6 +22,20 @@
  * @packageDocumentation
  */
 export * from "@tok/core"
-export { provideTok, type ResolvedTokConfig, TOK_CONFIG, type TokConfig } from "./provide-tok.ts"
-export { tokInterceptor } from "./tok.interceptor.ts"
+export {
+  injectToken,
+  type InjectTokenConfig,
+  type InjectTokenOptions,
+  type TokenSignals,
+} from "./inject-token.ts"
+export {
+  provideTok,
+  type ResolvedOrigin,
+  type ResolvedTokConfig,
+  TOK_CONFIG,
+  type TokConfig,
+  type TokOrigin,
+} from "./provide-tok.ts"
+export { signedInGuard } from "./signed-in.guard.ts"
+export { TOK_REQUEST_KEY, tokInterceptor, type TokRequestKey } from "./tok.interceptor.ts"
 export { TokenService } from "./token.service.ts"

@@ -1,24 +1,16 @@
-import type { GetTokenOptions, TokClient, Token, TokenError, TokenState } from "@tok/core"
-import { isPlatformBrowser } from "@angular/common"
-import {
-  computed,
-  DestroyRef,
-  inject,
-  Injectable,
-  PLATFORM_ID,
-  type Signal,
-  signal,
-} from "@angular/core"
+import { type GetTokenOptions, type TokClient, type Token, TokenView } from "@tok/core"
+import { DestroyRef, inject, Injectable, type Signal } from "@angular/core"
 import { BehaviorSubject, type Observable } from "rxjs"
+import { connectToken, type TokenSignals } from "./inject-token.ts"
 import { injectTokConfig } from "./provide-tok.ts"
 
-const tokenOf = (state: TokenState) => (state.status === "signed-out" ? undefined : state.token)
-
 /**
- * The token of the key `provideTok` names (`template`), as signals, kept
- * fresh by the core while the service lives. Subscribes when created (in the
- * browser; on the server it makes no request) and unsubscribes when its
- * injector is destroyed.
+ * The token of the key `provideTok` names (`template`, `organizationId`), as
+ * signals, kept fresh by the core while the service lives. In the browser it
+ * subscribes when created and shows the initial state (`loading`) until the
+ * first render is done, so hydration matches the server; on the server it
+ * makes no request. Unsubscribes when its injector is destroyed. For other
+ * keys, use `injectToken(() => options)`.
  *
  * @example
  * ```ts
@@ -35,57 +27,52 @@ const tokenOf = (state: TokenState) => (state.status === "signed-out" ? undefine
  * ```
  */
 @Injectable({ providedIn: "root" })
-export class TokenService {
+export class TokenService implements TokenSignals {
   readonly #config = injectTokConfig()
-  readonly #watcher = this.#config.client.watch({ template: this.#config.template })
-  readonly #state = signal<TokenState>(this.#watcher.getSnapshot())
-  readonly #jwt = new BehaviorSubject<string | null>(tokenOf(this.#state())?.jwt ?? null)
+  readonly #jwt = new BehaviorSubject<string | null>(null)
+  readonly #connected = connectToken(
+    this.#config.client,
+    { template: this.#config.template, organizationId: this.#config.organizationId },
+    TokenView.initialState,
+    (state) => {
+      const jwt = TokenView.fromState(state).token
+      if (jwt !== this.#jwt.value) this.#jwt.next(jwt)
+    },
+  )
 
   /** The client given to `provideTok`: `setSession`, `getToken`, `invalidate`, … */
   readonly client: TokClient = this.#config.client
   /** The JWT, in every status where there is one; `null` otherwise. */
-  readonly token: Signal<string | null> = computed(() => tokenOf(this.#state())?.jwt ?? null)
+  readonly token: Signal<string | null> = this.#connected.signals.token
   /** `"signed-out"`, `"loading"`, `"ready"` or `"error"`. */
-  readonly status: Signal<TokenState["status"]> = computed(() => this.#state().status)
+  readonly status = this.#connected.signals.status
   /** The `TokenError` when the status is `"error"`, `null` otherwise. */
-  readonly error: Signal<TokenError | null> = computed(() => {
-    const state = this.#state()
-    return state.status === "error" ? state.error : null
-  })
+  readonly error = this.#connected.signals.error
   /** When the token expires, local epoch ms; `null` without a token. */
-  readonly expiresAt: Signal<number | null> = computed(
-    () => tokenOf(this.#state())?.expiresAt ?? null,
-  )
+  readonly expiresAt = this.#connected.signals.expiresAt
   /** The JWT or `null`: the current value on subscribe, then each distinct change. */
   readonly token$: Observable<string | null> = this.#jwt.asObservable()
 
   constructor() {
-    const destroyRef = inject(DestroyRef)
-    if (isPlatformBrowser(inject(PLATFORM_ID))) {
-      const unsubscribe = this.#watcher.subscribe((state) => this.#set(state))
-      this.#set(this.#watcher.getSnapshot())
-      destroyRef.onDestroy(unsubscribe)
-    }
-    destroyRef.onDestroy(() => this.#jwt.complete())
+    inject(DestroyRef).onDestroy(() => this.#jwt.complete())
   }
 
   /**
-   * A token now (cached, shared or fetched): `template` defaults to the one
-   * given to `provideTok`. Resolves `null` when signed out; rejects with a `TokenError`.
+   * A token now (cached, shared or fetched): `template` and `organizationId`
+   * default to `provideTok`'s. Resolves `null` when signed out; rejects with a `TokenError`.
    */
   getToken(options?: GetTokenOptions): Promise<Token.Token | null> {
-    return this.#config.client.getToken({ template: this.#config.template, ...options })
+    const { template, organizationId } = this.#config
+    return this.#config.client.getToken({ template, organizationId, ...options })
   }
 
   /** A `skipCache` fetch of the watched key; resolves once its result is in the signals. Never rejects. */
-  async refresh(): Promise<void> {
-    await this.#watcher.refresh()
-    this.#set(this.#watcher.getSnapshot())
+  refresh(): Promise<void> {
+    return this.#connected.signals.refresh()
   }
 
-  #set(state: TokenState): void {
-    this.#state.set(state)
-    const jwt = tokenOf(state)?.jwt ?? null
-    if (jwt !== this.#jwt.value) this.#jwt.next(jwt)
+  /** The JWT once the key has answered, `null` when signed out (and on the server); rejects with the `TokenError`. */
+  whenReady(): Promise<string | null> {
+    return this.#connected.signals.whenReady()
   }
 }

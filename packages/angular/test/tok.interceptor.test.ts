@@ -1,4 +1,11 @@
-import { HttpClient, provideHttpClient, withInterceptors } from "@angular/common/http"
+import {
+  HttpClient,
+  HttpContext,
+  HttpErrorResponse,
+  provideHttpClient,
+  withInterceptors,
+} from "@angular/common/http"
+import { PLATFORM_ID } from "@angular/core"
 import { HttpTestingController, provideHttpClientTesting } from "@angular/common/http/testing"
 import { TestBed } from "@angular/core/testing"
 import { firstValueFrom } from "rxjs"
@@ -7,8 +14,10 @@ import {
   createTokenClient,
   provideTok,
   type TokClient,
+  type TokConfig,
   tokInterceptor,
   TokenRequestError,
+  TOK_REQUEST_KEY,
 } from "@tok/angular"
 import { makeFakeSource, type FakeSource } from "@tok/core/testing"
 
@@ -17,10 +26,16 @@ let client: TokClient
 let http: HttpClient
 let backend: HttpTestingController
 
-const setup = (authorizedOrigins: ReadonlyArray<string>, template?: string) => {
+const setup = (
+  authorizedOrigins: TokConfig["authorizedOrigins"],
+  template?: string,
+  more: Partial<TokConfig> = {},
+  platform = "browser",
+) => {
   TestBed.configureTestingModule({
     providers: [
-      provideTok({ client, authorizedOrigins, template }),
+      provideTok({ client, authorizedOrigins, template, ...more }),
+      { provide: PLATFORM_ID, useValue: platform },
       provideHttpClient(withInterceptors([tokInterceptor])),
       provideHttpClientTesting(),
     ],
@@ -121,14 +136,101 @@ describe("tokInterceptor", () => {
     expect(source.requests).toHaveLength(0)
   })
 
-  it("fails the request with the TokenError when the source fails permanently", async () => {
+  it("fails the request with an HttpErrorResponse (status 0) carrying the TokenError", async () => {
     setup(["https://api.example.com"])
     source.enqueue({ fail: { status: 403 } })
     const response = firstValueFrom(http.get("https://api.example.com/x")).catch((e: unknown) => e)
     await settle()
     backend.expectNone("https://api.example.com/x")
-    const error = await response
-    expect(error).toBeInstanceOf(TokenRequestError)
-    expect((error as TokenRequestError).status).toBe(403)
+    const error = (await response) as HttpErrorResponse
+    expect(error).toBeInstanceOf(HttpErrorResponse)
+    expect(error.status).toBe(0)
+    expect(error.url).toBe("https://api.example.com/x")
+    expect(error.error).toBeInstanceOf(TokenRequestError)
+    expect((error.error as TokenRequestError).status).toBe(403)
+    expect(error.message).not.toMatch(/eyJ/)
+  })
+
+  it("with allowAnonymous, sends the request without a token when tok cannot get one", async () => {
+    setup(["https://api.example.com"], undefined, { allowAnonymous: true })
+    source.enqueue({ fail: { status: 403 } })
+    expect(await authorizationFor("https://api.example.com/x")).toBe(null)
+  })
+
+  it("uses each origin's own template and organization", async () => {
+    setup([
+      "https://api.example.com",
+      { origin: "https://db.example.com/", template: "supabase", organizationId: "org_1" },
+    ])
+    await authorizationFor("https://api.example.com/x")
+    await authorizationFor("https://db.example.com/rows")
+    expect(source.requests.map((r) => [r.template, r.organizationId])).toEqual([
+      [undefined, undefined],
+      ["supabase", "org_1"],
+    ])
+  })
+
+  it("TOK_REQUEST_KEY chooses one request's template, and never sends a token to another origin", async () => {
+    setup(["https://api.example.com"])
+    const context = new HttpContext().set(TOK_REQUEST_KEY, { template: "hasura" })
+    const sent = firstValueFrom(http.get("https://api.example.com/graphql", { context }))
+    await settle()
+    const request = backend.expectOne("https://api.example.com/graphql")
+    expect(request.request.headers.get("Authorization")).toMatch(/^Bearer ey/)
+    request.flush({})
+    await sent
+    expect(source.requests.map((r) => r.template)).toEqual(["hasura"])
+
+    const elsewhere = firstValueFrom(http.get("https://evil.example.net/x", { context }))
+    await settle()
+    const other = backend.expectOne("https://evil.example.net/x")
+    expect(other.request.headers.has("Authorization")).toBe(false)
+    other.flush({})
+    await elsewhere
+    expect(source.requests).toHaveLength(1)
+  })
+
+  it("with retryUnauthorized, retries a 401 once with a fresh (skipCache) token", async () => {
+    setup(["https://api.example.com"], undefined, { retryUnauthorized: true })
+    const response = firstValueFrom(http.get<{ ok: boolean }>("https://api.example.com/x"))
+    await settle()
+    const first = backend.expectOne("https://api.example.com/x")
+    const stale = first.request.headers.get("Authorization")
+    first.flush({}, { status: 401, statusText: "Unauthorized" })
+    await settle()
+    const retry = backend.expectOne("https://api.example.com/x")
+    expect(retry.request.headers.get("Authorization")).toMatch(/^Bearer ey/)
+    expect(retry.request.headers.get("Authorization")).not.toBe(stale)
+    retry.flush({ ok: true })
+    expect(await response).toEqual({ ok: true })
+    expect(source.requests).toHaveLength(2)
+  })
+
+  it("retries a 401 at most once, and not at all without retryUnauthorized", async () => {
+    setup(["https://api.example.com"], undefined, { retryUnauthorized: true })
+    const response = firstValueFrom(http.get("https://api.example.com/x")).catch((e: unknown) => e)
+    await settle()
+    backend.expectOne("https://api.example.com/x").flush({}, { status: 401, statusText: "No" })
+    await settle()
+    backend.expectOne("https://api.example.com/x").flush({}, { status: 401, statusText: "No" })
+    await settle()
+    backend.expectNone("https://api.example.com/x")
+    expect(((await response) as HttpErrorResponse).status).toBe(401)
+
+    TestBed.resetTestingModule()
+    setup(["https://api.example.com"])
+    const plain = firstValueFrom(http.get("https://api.example.com/y")).catch((e: unknown) => e)
+    await settle()
+    backend.expectOne("https://api.example.com/y").flush({}, { status: 401, statusText: "No" })
+    await settle()
+    backend.expectNone("https://api.example.com/y")
+    expect(((await plain) as HttpErrorResponse).status).toBe(401)
+    expect(source.requests).toHaveLength(2) // the first token and its one skipCache retry; then a cache hit
+  })
+
+  it("on the server, sends every request unchanged and asks tok nothing", async () => {
+    setup(["https://api.example.com"], undefined, {}, "server")
+    expect(await authorizationFor("https://api.example.com/x")).toBe(null)
+    expect(source.requests).toHaveLength(0)
   })
 })

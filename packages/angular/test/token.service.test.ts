@@ -28,6 +28,9 @@ afterEach(async () => {
 /** Lets fibers and promises run without moving the clock. */
 const settle = () => vi.advanceTimersByTimeAsync(0)
 
+/** Lets the zoneless scheduler render on its own: it waits for a timeout or an animation frame. */
+const frame = () => vi.advanceTimersByTimeAsync(20)
+
 const configure = (template?: string) =>
   TestBed.configureTestingModule({
     providers: [provideTok({ client, authorizedOrigins: ["https://api.example.com"], template })],
@@ -129,6 +132,8 @@ describe("TokenService", () => {
     const tok = TestBed.inject(TokenService)
     await vi.advanceTimersByTimeAsync(10 * 60_000)
     expect(tok.status()).toBe("loading")
+    expect(await tok.whenReady()).toBe(null)
+    await tok.refresh()
     expect(source.requests).toHaveLength(0)
   })
 
@@ -136,7 +141,7 @@ describe("TokenService", () => {
     expect(() => TestBed.inject(TokenService)).toThrow(/provideTok/)
   })
 
-  it("renders in a zoneless component", async () => {
+  it("tells a zoneless app to re-render: no detectChanges() anywhere", async () => {
     @Component({
       selector: "tok-probe",
       template: `{{ tok.status() }}:{{ tok.token() ?? "none" }}`,
@@ -146,12 +151,27 @@ describe("TokenService", () => {
     }
     configure()
     const fixture = TestBed.createComponent(Probe)
-    fixture.detectChanges()
+    await frame()
     expect(fixture.nativeElement.textContent).toBe("signed-out:none")
     client.setSession("sess_1")
-    await settle()
-    fixture.detectChanges()
+    await frame()
     expect(fixture.nativeElement.textContent).toMatch(/^ready:ey/)
+    const first = fixture.nativeElement.textContent
+    await vi.advanceTimersByTimeAsync(50_000) // a background refresh re-renders too
+    await frame()
+    expect(source.requests).toHaveLength(2)
+    expect(fixture.nativeElement.textContent).toMatch(/^ready:ey/)
+    expect(fixture.nativeElement.textContent).not.toBe(first)
+  })
+
+  it("whenReady() resolves the JWT once the key has answered, null on the server", async () => {
+    client.setSession("sess_1")
+    configure()
+    const tok = TestBed.inject(TokenService)
+    const ready = tok.whenReady()
+    await settle()
+    expect(await ready).toBe(tok.token())
+    expect(source.requests).toHaveLength(1)
   })
 })
 

@@ -17,7 +17,7 @@
  * @module
  */
 import type { Token, TokenState } from "./Token.ts"
-import type { TokenWatcher } from "./TokenClient.ts"
+import type { TokenWatcher, WatchOptions } from "./TokenClient.ts"
 import type { TokenError } from "./TokenError.ts"
 
 /** A key's state as adapters show it. */
@@ -52,6 +52,36 @@ export const fromState = (state: TokenState): TokenView => {
     expiresAt: token?.expiresAt ?? null,
   }
 }
+
+/** What an adapter's `useToken`/`createToken`/`injectToken` takes: a key, and whether to watch it. */
+export interface Options extends WatchOptions {
+  /** `false` switches the watcher off (no subscription, no request). Default `true`. */
+  readonly enabled?: boolean | undefined
+}
+
+/**
+ * The key an adapter watches for `options`: only the fields of a key, so a
+ * new object with the same values is the same key; `null` when `options` is
+ * `null` or `enabled: false` (watch nothing — never the default key).
+ */
+export const keyOf = (options: Options | null | undefined): WatchOptions | null =>
+  options === null || options?.enabled === false
+    ? null
+    : {
+        template: options?.template,
+        organizationId: options?.organizationId,
+        expirationBuffer: options?.expirationBuffer,
+        sessionId: options?.sessionId,
+      }
+
+/** Whether two keys from `keyOf` name the same key (both `null` included). */
+export const sameKey = (a: WatchOptions | null, b: WatchOptions | null): boolean =>
+  a === null || b === null
+    ? a === b
+    : Object.is(a.template, b.template) &&
+      Object.is(a.organizationId, b.organizationId) &&
+      Object.is(a.expirationBuffer, b.expirationBuffer) &&
+      Object.is(a.sessionId, b.sessionId)
 
 /**
  * Waits until `watcher`'s key is no longer loading: resolves the JWT when

@@ -108,3 +108,28 @@ describe("TokenView.whenReady", () => {
     expect(aborted).toMatchObject({ name: "AbortError" })
   })
 })
+
+describe("TokenView.keyOf and sameKey", () => {
+  it("null options and enabled: false watch nothing, never the default key", () => {
+    expect(TokenView.keyOf(null)).toBe(null)
+    expect(TokenView.keyOf({ template: "t", enabled: false })).toBe(null)
+    expect(TokenView.keyOf(undefined)).toEqual(TokenView.keyOf({}))
+    expect(TokenView.sameKey(null, null)).toBe(true)
+    expect(TokenView.sameKey(null, TokenView.keyOf({}))).toBe(false)
+  })
+
+  it("a new object with the same values is the same key; any field of a key tells keys apart", () => {
+    const key = TokenView.keyOf({ template: "t", organizationId: "o", enabled: true })
+    expect(TokenView.sameKey(key, TokenView.keyOf({ organizationId: "o", template: "t" }))).toBe(
+      true,
+    )
+    for (const other of [
+      { template: "u", organizationId: "o" },
+      { template: "t", organizationId: "p" },
+      { template: "t", organizationId: "o", expirationBuffer: 5 },
+      { template: "t", organizationId: "o", sessionId: "sess_2" },
+    ]) {
+      expect(TokenView.sameKey(key, TokenView.keyOf(other))).toBe(false)
+    }
+  })
+})

@@ -28,11 +28,8 @@ export const getTokClient = (): TokClient => {
   return client
 }
 
-/** The options of `createToken`: a key, and whether to watch it at all. */
-export interface CreateTokenOptions extends WatchOptions {
-  /** `false` switches the watcher off (no subscription, no request). Default `true`. */
-  readonly enabled?: boolean | undefined
-}
+/** The options of `createToken`: a key, and whether to watch it at all (`enabled`). */
+export type CreateTokenOptions = TokenView.Options
 
 /** What `createToken` is set up with once. */
 export interface CreateTokenConfig {
@@ -64,23 +61,6 @@ export interface CreateTokenResult {
   readonly whenReady: () => Promise<string | null>
 }
 
-type Key = string | null
-
-const keyOf = (options: CreateTokenOptions | null | undefined): WatchOptions | null =>
-  options === null || options?.enabled === false
-    ? null
-    : {
-        template: options?.template,
-        organizationId: options?.organizationId,
-        expirationBuffer: options?.expirationBuffer,
-        sessionId: options?.sessionId,
-      }
-
-const idOf = (key: WatchOptions | null): Key =>
-  key === null
-    ? null
-    : JSON.stringify([key.template, key.organizationId, key.expirationBuffer, key.sessionId])
-
 /**
  * Svelte 5 runes for one key, built on `createSubscriber`: the watcher starts
  * when markup or an effect first reads a getter, and stops when the last one
@@ -108,7 +88,7 @@ export const createToken = (
   const client = config.client ?? getTokClient()
   const initial = config.initialState ?? TokenView.initialState
   const onServer = typeof window === "undefined"
-  let id: Key | undefined
+  let key: WatchOptions | null | undefined
   let watcher: TokenWatcher | undefined
   let unsubscribe: (() => void) | undefined
   let update: (() => void) | undefined
@@ -120,11 +100,10 @@ export const createToken = (
     })
   /** Follows `options()`: the new key is subscribed before the old one is let go. */
   const sync = () => {
-    const key = keyOf(options())
-    const next = idOf(key)
-    if (next === id) return
-    id = next
-    watcher = key === null ? undefined : client.watch(key)
+    const next = TokenView.keyOf(options())
+    if (key !== undefined && TokenView.sameKey(key, next)) return
+    key = next
+    watcher = next === null ? undefined : client.watch(next)
     if (update === undefined) return
     const previous = unsubscribe
     unsubscribe = watcher === undefined ? undefined : listen(watcher)

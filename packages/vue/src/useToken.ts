@@ -4,7 +4,6 @@ import {
   type TokenState,
   TokenView,
   type TokenWatcher,
-  type WatchOptions,
 } from "@tok/core"
 import {
   computed,
@@ -55,11 +54,8 @@ export const useTokClient = (): TokClient => {
   return client
 }
 
-/** The options of `useToken`: a key, and whether to watch it at all. */
-export interface UseTokenOptions extends WatchOptions {
-  /** `false` switches the watcher off (no subscription, no request). Default `true`. */
-  readonly enabled?: boolean | undefined
-}
+/** The options of `useToken`: a key, and whether to watch it at all (`enabled`). */
+export type UseTokenOptions = TokenView.Options
 
 /** What `useToken` is set up with once (not reactive). */
 export interface UseTokenConfig {
@@ -89,26 +85,6 @@ export interface UseTokenReturn {
    */
   readonly whenReady: () => Promise<string | null>
 }
-
-type Key = WatchOptions | null
-
-const keyOf = (options: UseTokenOptions | null | undefined): Key =>
-  options === null || options?.enabled === false
-    ? null
-    : {
-        template: options?.template,
-        organizationId: options?.organizationId,
-        expirationBuffer: options?.expirationBuffer,
-        sessionId: options?.sessionId,
-      }
-
-const sameKey = (a: Key, b: Key): boolean =>
-  a === null || b === null
-    ? a === b
-    : Object.is(a.template, b.template) &&
-      Object.is(a.organizationId, b.organizationId) &&
-      Object.is(a.expirationBuffer, b.expirationBuffer) &&
-      Object.is(a.sessionId, b.sessionId)
 
 /**
  * Watches one key (`template`, `organizationId`, …) and keeps its token fresh
@@ -165,9 +141,9 @@ export const useToken = (
   }
 
   watch(
-    () => keyOf(toValue(options)),
+    () => TokenView.keyOf(toValue(options)),
     (next, previous) => {
-      if (previous !== undefined && sameKey(next, previous)) return
+      if (previous !== undefined && TokenView.sameKey(next, previous)) return
       watcher = next === null ? undefined : client.watch(next)
       subscribe()
     },
