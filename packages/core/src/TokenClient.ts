@@ -37,8 +37,10 @@ import * as Layer from "effect/Layer"
 import * as Queue from "effect/Queue"
 import * as Stream from "effect/Stream"
 import {
+  checkFilter,
   Engine,
   type InvalidateFilter,
+  registerEngine,
   type TokenWatcher,
   type WatchOptions,
 } from "./internal/engine.ts"
@@ -82,11 +84,6 @@ export interface Service {
   readonly watch: (options?: WatchOptions) => Effect.Effect<TokenWatcher, InvalidOptionsError>
   /** Drops cached tokens matching `filter` and fences their requests in flight. */
   readonly invalidate: (filter?: InvalidateFilter) => Effect.Effect<void, InvalidOptionsError>
-  /**
-   * The synchronous side, for the Promise face and adapters; not for Effect code.
-   * @internal
-   */
-  readonly unsafe: Engine
 }
 
 /** The token client service. */
@@ -122,13 +119,16 @@ export const make = (
       context,
     })
     yield* Effect.addFinalizer(() => Effect.sync(() => engine.dispose()))
-    return TokenClient.of({
-      getToken: (options) => {
-        const hit = options === undefined ? engine.peek(undefined) : undefined
-        return hit instanceof Object && "jwt" in hit
-          ? Effect.succeed(hit)
-          : engine.getToken(options)
-      },
+    // A plain `getToken()` is one effect, built once, that reads the session,
+    // the cache and the clock each time it runs (DESIGN §2.8).
+    const plain = Effect.suspend(() => {
+      const hit = engine.peek(undefined)
+      return hit instanceof Object && "jwt" in hit
+        ? Effect.succeed(hit)
+        : engine.getToken(undefined)
+    })
+    const service = TokenClient.of({
+      getToken: (options) => (options === undefined ? plain : engine.getToken(options)),
       setSession: (sessionId) => Effect.sync(() => engine.setSession(sessionId)),
       session: {
         get: Effect.sync(() => engine.sessionId),
@@ -153,12 +153,15 @@ export const make = (
             : Effect.succeed(engine.watch(checked))
         }),
       invalidate: (filter) =>
-        Effect.try({
-          try: () => engine.invalidate(filter),
-          catch: (error) => error as InvalidOptionsError,
+        Effect.suspend(() => {
+          const problem = checkFilter(filter)
+          // Anything thrown past the check (a store's bug) stays a defect.
+          return problem === undefined
+            ? Effect.sync(() => engine.invalidate(filter))
+            : Effect.fail(problem)
         }),
-      unsafe: engine,
     })
+    return registerEngine(service, engine)
   })
 
 /**

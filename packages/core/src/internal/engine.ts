@@ -64,8 +64,17 @@ interface Flight {
 /** How a flight ended. */
 type Outcome = Exit.Exit<Token.Token, TokenError | SessionEnded>
 
+/** A request that died: a bug in a source or a store, passed on as it is (DESIGN §2.9). */
+export class Defect {
+  readonly _tag = "Defect"
+  readonly cause: Cause.Cause<never>
+  constructor(cause: Cause.Cause<never>) {
+    this.cause = cause
+  }
+}
+
 /** What a wait ends with. */
-export type JoinResult = Token.Token | TokenError | "interrupted"
+export type JoinResult = Token.Token | TokenError | Defect | "interrupted"
 
 /** Where a call stands (see `Engine.locate`). */
 type Located =
@@ -77,7 +86,9 @@ const asEffect = (result: JoinResult): Effect.Effect<Token.Token, TokenError> =>
     ? Effect.interrupt
     : "jwt" in result
       ? Effect.succeed(result)
-      : Effect.fail(result)
+      : result instanceof Defect
+        ? Effect.failCause(result.cause)
+        : Effect.fail(result)
 
 /** The outcome of a flight whose session ended before it finished. */
 class SessionEnded {
@@ -336,7 +347,11 @@ export class Engine {
       return current && this.generation !== generation ? "again" : outcome.value
     }
     const failure = Cause.findErrorOption(outcome.cause)
-    if (failure._tag === "None") return "interrupted"
+    if (failure._tag === "None") {
+      return Cause.hasDies(outcome.cause)
+        ? new Defect(outcome.cause as Cause.Cause<never>)
+        : "interrupted"
+    }
     if (!(failure.value instanceof SessionEnded)) return failure.value
     return current ? "again" : new NotSignedInError({ sessionId: checked.sessionId })
   }
@@ -372,42 +387,70 @@ export class Engine {
     )
     const program = attempt.pipe(
       Effect.retry({ schedule: this.schedule, while: this.retryable }),
-      Effect.onExit((exit) => Effect.sync(() => this.settle(flight, exit, attempts))),
+      Effect.onExit((exit) => this.settle(flight, exit, attempts)),
     )
     flight.fiber = this.fork(program)
     return flight
   }
 
-  /** Finishes a flight: every state change first, then its waiters. */
+  /**
+   * Finishes a flight: every state change first, then its waiters. Whatever
+   * throws meanwhile (a store, a listener) still answers every waiter, with
+   * the defect itself, logged once (DESIGN §2.9).
+   */
   private settle(
     flight: Flight,
     exit: Exit.Exit<string, TokenSourceError>,
     attempts: number,
-  ): void {
-    if (this.flights.get(flight.key) === flight) this.flights.delete(flight.key)
-    this.live.delete(flight)
-    if (Deferred.isDoneUnsafe(flight.deferred)) return
-    if (Exit.isSuccess(exit)) {
-      const made = Token.make(exit.value, flight.request, this.clock.currentTimeMillisUnsafe())
-      if (Token.isDecodeFailure(made)) {
-        finish(flight, Exit.fail(new MalformedTokenError(made)))
-        return
+  ): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      if (this.flights.get(flight.key) === flight) this.flights.delete(flight.key)
+      this.live.delete(flight)
+      if (Deferred.isDoneUnsafe(flight.deferred)) return Effect.void
+      let outcome: Outcome
+      try {
+        outcome = this.outcomeOf(flight, exit, attempts)
+      } catch (defect) {
+        outcome = Exit.die(defect)
       }
-      if (!flight.fenced) this.store(flight.key, made, flight.seq)
-      finish(flight, Exit.succeed(made))
-      return
+      finish(flight, outcome)
+      return Exit.isFailure(outcome) && Cause.hasDies(outcome.cause)
+        ? Effect.logError(
+            "tok: a token request died (a bug in the source or the store)",
+            outcome.cause,
+          )
+        : Effect.void
+    })
+  }
+
+  /** What a finished request means: a token (cached unless fenced), or a typed failure. */
+  private outcomeOf(
+    flight: Flight,
+    exit: Exit.Exit<string, TokenSourceError>,
+    attempts: number,
+  ): Outcome {
+    if (Exit.isSuccess(exit)) {
+      const now = this.clock.currentTimeMillisUnsafe()
+      const made = Token.make(exit.value, flight.request, now)
+      if (Token.isDecodeFailure(made)) return Exit.fail(new MalformedTokenError(made))
+      // A JWT the client holds keeps the expiry it was given when first
+      // received: a caching proxy that answers it again never extends its life.
+      const held = this.cache.get(flight.key)
+      const token: Token.Token =
+        held !== undefined && held.jwt === made.jwt ? { ...held, source: "network" } : made
+      if (token.expiresAt <= now) {
+        return Exit.fail(new TokenUnavailableError({ reason: "server", attempts }))
+      }
+      if (!flight.fenced && token === made) this.store(flight.key, made, flight.seq)
+      return Exit.succeed(token)
     }
-    if (Cause.hasInterruptsOnly(exit.cause)) {
-      finish(flight, Exit.interrupt())
-      return
-    }
+    if (Cause.hasInterruptsOnly(exit.cause)) return Exit.interrupt()
     const failure = Cause.findErrorOption(exit.cause)
-    const error =
-      failure._tag === "Some"
-        ? classify(failure.value, flight.request, attempts)
-        : new TokenUnavailableError({ reason: "network", attempts })
+    // A source that died is a bug, passed on as it is: never a network failure.
+    if (failure._tag === "None") return Exit.failCause(exit.cause as Cause.Cause<never>)
+    const error = classify(failure.value, flight.request, attempts)
     if (error._tag === "NotSignedInError") this.endSession(flight.request.sessionId)
-    finish(flight, Exit.fail(error))
+    return Exit.fail(error)
   }
 
   /**
@@ -467,8 +510,10 @@ export class Engine {
 
   /** A 401 for `sessionId`: sign it out. */
   private endSession(sessionId: string): void {
-    if (sessionId === this.sessionId) this.setSession(null)
-    else this.endFlights(this.dropSession(sessionId))
+    if (sessionId === this.sessionId) return this.setSession(null)
+    this.endFlights(this.dropSession(sessionId))
+    // Its watchers stop showing the ended session's token (DESIGN §2.5).
+    for (const watch of [...this.watches.values()]) watch.onSessionEnded(sessionId)
   }
 
   /** Drops a session's tokens and fences its requests; returns them to be ended. */
@@ -496,9 +541,6 @@ export class Engine {
 
   /** Drops matching tokens and fences matching requests; watchers of them refetch. */
   invalidate(filter: InvalidateFilter | undefined): void {
-    if (filter !== undefined && (typeof filter !== "object" || filter === null)) {
-      throw new InvalidOptionsError({ detail: "the invalidate filter must be an object" })
-    }
     const matches = (request: TokenRequest) =>
       (filter?.sessionId === undefined || filter.sessionId === request.sessionId) &&
       (filter?.template === undefined || filter.template === request.template) &&
@@ -580,6 +622,23 @@ export class Engine {
   }
 }
 
+const enginesOfServices = new WeakMap<object, Engine>()
+
+/** The engine behind a `TokenClient` service, kept out of its public type. */
+export const engineOf = (service: object): Engine | undefined => enginesOfServices.get(service)
+
+/** Remembers the engine behind `service`. */
+export const registerEngine = <S extends object>(service: S, engine: Engine): S => {
+  enginesOfServices.set(service, engine)
+  return service
+}
+
+/** The problem with an `invalidate` filter, if any. */
+export const checkFilter = (filter: unknown): InvalidOptionsError | undefined =>
+  filter !== undefined && (typeof filter !== "object" || filter === null)
+    ? new InvalidOptionsError({ detail: "the invalidate filter must be an object" })
+    : undefined
+
 /** Maps a source failure to the `TokenError` the caller sees (DESIGN §2.5, §3). */
 export const classify = (
   error: TokenSourceError,
@@ -649,8 +708,19 @@ class Watch {
   private refreshWaiters: Array<() => void> = []
   private stopLifecycle: (() => void) | undefined
   /** The token a refresh is planned for, and when. */
-  private plannedFor: string | undefined
+  private plannedFor: Token.Token | undefined
   private refreshAt = 0
+  /**
+   * Set after a permanent failure (or the key's session ended): no request
+   * until a trigger — `refresh()`, `invalidate`, a session change, a resume.
+   */
+  private parked = false
+  /** Set by a trigger: the next turn may make one request, parked or not. */
+  private triggered = false
+  /** No background request before this (epoch ms): the backoff after failed or stale refreshes. */
+  private retryAt = 0
+  /** How many backoffs in a row: 5 s · 2^n, capped at 5 min. */
+  private backoffs = 0
   stopped = false
 
   private readonly engine: Engine
@@ -703,7 +773,7 @@ class Watch {
       queueMicrotask(() => {
         if (this.state === next) this.notify(next)
       })
-      if (this.engine.config.autoRefresh) this.poke(false)
+      if (this.engine.config.autoRefresh) this.wakeUp()
     }
     return next
   }
@@ -771,19 +841,40 @@ class Watch {
     if (this.fiber !== undefined && key === this.key()) this.setState({ status: "ready", token })
   }
 
+  /** A 401 ended `sessionId`: a watcher of it shows signed-out and waits for a trigger. */
+  onSessionEnded(sessionId: string): void {
+    if (this.checked.sessionId !== sessionId) return
+    this.parked = true
+    this.setState(SIGNED_OUT)
+    this.wakeUp()
+  }
+
   onSessionChange(): void {
     if (this.checked.sessionId !== undefined) return
     const running = this.fiber !== undefined
     if (running) this.interrupt()
     this.plannedFor = undefined
+    this.parked = false
+    this.retryAt = 0
+    this.backoffs = 0
     this.stateSession = this.sessionId()
     this.setState(this.initialState())
     if (running) this.run()
   }
 
-  /** Wakes the refresher; `force` makes its next fetch a `skipCache` one. */
+  /**
+   * A trigger (`refresh()`, `invalidate`, a resume event): wakes the
+   * refresher, which looks again and may make one request even after a
+   * permanent failure; `force` makes it a `skipCache` one.
+   */
   poke(force: boolean): void {
     if (force) this.force = true
+    this.triggered = true
+    this.wakeUp()
+  }
+
+  /** Wakes the refresher to look again, without a trigger. */
+  private wakeUp(): void {
     this.poked = true
     const wake = this.wake
     if (wake !== undefined) {
@@ -861,7 +952,7 @@ class Watch {
   }
 
   /** One fetch into the state: `skipCache` when forced, else a refresh that joins a request in flight. */
-  private fetch(skipCache: boolean): Effect.Effect<"ok" | "failed" | "signed-out"> {
+  private fetch(skipCache: boolean): Effect.Effect<FetchOutcome> {
     return Effect.suspend(() => {
       if (this.validToken() === undefined && this.request() !== undefined) {
         this.setState(LOADING)
@@ -873,17 +964,18 @@ class Watch {
             this.setState({ status: "ready", token })
             return "ok" as const
           },
-          onFailure: (cause) => {
+          onFailure: (cause): FetchOutcome => {
             const failure = Cause.findErrorOption(cause)
-            if (failure._tag === "None") return "failed" as const
+            // A defect was logged where it happened; the state stays as it was.
+            if (failure._tag === "None") return Cause.hasDies(cause) ? "permanent" : "interrupted"
             const error = failure.value
             // The session has ended (the current one, or the one this key names).
             if (error._tag === "NotSignedInError") {
               this.setState(SIGNED_OUT)
-              return "signed-out" as const
+              return "permanent"
             }
             this.setState({ status: "error", error, token: this.validToken() })
-            return "failed" as const
+            return error._tag === "TokenUnavailableError" ? "transient" : "permanent"
           },
         },
       )
@@ -892,7 +984,7 @@ class Watch {
 
   /** When to refresh `token`: `expiresAt − buffer − L`, L ∈ [J/2, J]; half its life if short. */
   private planFor(token: Token.Token): Effect.Effect<number> {
-    if (this.plannedFor === token.jwt) return Effect.succeed(this.refreshAt)
+    if (this.plannedFor === token) return Effect.succeed(this.refreshAt)
     const buffer = this.checked.bufferMillis
     const jitter = this.engine.config.refreshJitter
     const lifetime = token.expiresAt - token.issuedAt
@@ -904,7 +996,7 @@ class Watch {
           ? token.issuedAt + lifetime / 2
           : token.expiresAt - buffer - (jitter === 0 ? 0 : jitter / 2 + (random * jitter) / 2),
       )
-      this.plannedFor = token.jwt
+      this.plannedFor = token
       this.refreshAt = at
       return at
     })
@@ -928,13 +1020,27 @@ class Watch {
   }
 
   /**
+   * The backoff after a refresh that failed on transient errors or brought
+   * no newer token: 5 s, doubling, capped at 5 min, plus up to 20 % jitter
+   * (upward, so a dead server costs no more than a healthy key, DESIGN §2.4).
+   */
+  private backoff(): Effect.Effect<number> {
+    return Effect.map(Random.next, (random) => {
+      const base = Math.min(BACKOFF_MIN_MS * 2 ** this.backoffs, BACKOFF_MAX_MS)
+      this.backoffs++
+      return Math.floor(base * (1 + random / 5))
+    })
+  }
+
+  /**
    * Keeps the key fresh while subscribed. Each turn looks at the clock and
    * the cache (timers are only hints) and decides: fetch now, or sleep until
-   * the planned refresh or a poke.
+   * the planned refresh, the end of a backoff, or a trigger.
    */
   private loop(): Effect.Effect<void> {
     return Effect.gen({ self: this }, function* () {
       const engine = this.engine
+      const clock = engine.clock
       const auto = engine.config.autoRefresh
       let first = true
       let hadToken = false
@@ -943,6 +1049,13 @@ class Watch {
         this.dropExpired()
         const force = this.force
         this.force = false
+        const triggered = this.triggered
+        this.triggered = false
+        if (triggered) {
+          // One request per trigger, whatever failed before.
+          this.parked = false
+          this.retryAt = 0
+        }
         if (this.request() === undefined) {
           this.setState(SIGNED_OUT)
           this.settleRefreshes(this.refreshWaiters)
@@ -950,17 +1063,30 @@ class Watch {
           continue
         }
         const cached = this.cached()
-        if (cached !== undefined) this.setState({ status: "ready", token: cached })
+        // A token someone else fetched; the one shown with an error stays in error.
+        if (cached !== undefined && cached.jwt !== tokenOf(this.state)?.jwt) {
+          this.setState({ status: "ready", token: cached })
+        }
+        if (this.parked) {
+          // A permanent failure: nothing on a timer, only a trigger (DESIGN §2.4).
+          this.settleRefreshes(this.refreshWaiters)
+          yield* this.sleepUntil(Infinity)
+          continue
+        }
         // A token still valid but inside the buffer (or too short-lived to be
         // cached) is refreshed on its plan rather than at once.
         const current = cached ?? this.validToken()
         if (current !== undefined) hadToken = true
-        const now = engine.clock.currentTimeMillisUnsafe()
+        const now = clock.currentTimeMillisUnsafe()
         const plan = current !== undefined && auto ? yield* this.planFor(current) : Infinity
         const due = force || (current === undefined ? first || auto : now >= plan)
         first = false
         if (!due) {
           yield* this.sleepUntil(plan)
+          continue
+        }
+        if (!force && now < this.retryAt) {
+          yield* this.sleepUntil(this.retryAt)
           continue
         }
         if (!force && hadToken && !engine.lifecycle.isActive()) {
@@ -973,17 +1099,32 @@ class Watch {
         const outcome = yield* this.fetch(force).pipe(
           Effect.ensuring(Effect.sync(() => this.settleRefreshes(waiters))),
         )
-        if (outcome === "signed-out") {
-          yield* this.sleepUntil(Infinity)
-        } else if (outcome === "failed") {
-          // The retry policy is spent; try again after its longest delay (at least 1 s).
-          const delay = auto ? Math.max(engine.config.retry.maxDelay, 1000) : Infinity
-          yield* this.sleepUntil(engine.clock.currentTimeMillisUnsafe() + delay)
+        if (outcome === "permanent" || outcome === "interrupted" || !auto) {
+          this.parked = true
+        } else if (outcome === "transient") {
+          this.retryAt = clock.currentTimeMillisUnsafe() + (yield* this.backoff())
+        } else if (outcome === "ok") {
+          const token = this.validToken()
+          const next = token === undefined ? undefined : yield* this.planFor(token)
+          if (auto && (next === undefined || next <= clock.currentTimeMillisUnsafe())) {
+            // It brought no newer token (a caching proxy answering the same
+            // JWT): try again on the backoff, never at once.
+            this.retryAt = clock.currentTimeMillisUnsafe() + (yield* this.backoff())
+          } else {
+            this.retryAt = 0
+            this.backoffs = 0
+          }
         }
       }
     })
   }
 }
+
+/** How one fetch of a watcher ended. */
+type FetchOutcome = "ok" | "transient" | "permanent" | "interrupted"
+
+const BACKOFF_MIN_MS = 5_000
+const BACKOFF_MAX_MS = 5 * 60_000
 
 const reportListenerError = (error: unknown): void => {
   const report = (globalThis as { reportError?: (error: unknown) => void }).reportError
