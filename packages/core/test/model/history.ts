@@ -80,7 +80,8 @@ const optional = <A>(arb: fc.Arbitrary<A>, undefinedWeight = 2): fc.Arbitrary<A 
 
 const template = optional(fc.constantFrom("a", "b"))
 const org = optional(fc.constant("o"), 3)
-const explicit = optional(fc.constantFrom<SessionId>("s1", "s2", "s3"), 2)
+// Backend-style calls name a session, mostly not the current one (s1 at first).
+const explicit = optional(fc.constantFrom<SessionId>("s1", "s2", "s2", "s3"), 2)
 
 const behaviours: ReadonlyArray<readonly [string, fc.Arbitrary<Behaviour>]> = [
   [
@@ -233,9 +234,23 @@ export const historyArbitrary = (features: Features): fc.Arbitrary<History> => {
     },
     {
       kind: "behave",
-      weight: 7,
+      weight: 6,
       arbitrary: fc.record({ t: fc.constant("behave" as const), on: scope, b: behaviour }),
     },
+    // A session the server has ended (401), the edge of §2.5 most histories miss.
+    ...(features.exclude.has("unauthorized")
+      ? []
+      : [
+          {
+            kind: "behave" as const,
+            weight: 2,
+            arbitrary: fc.record({
+              t: fc.constant("behave" as const),
+              on: fc.record({ session: fc.constantFrom("s1", "s2", "s3") }),
+              b: fc.constant({ kind: "unauthorized" as const }),
+            }),
+          },
+        ]),
   ]
   steps.push({
     kind: "store",

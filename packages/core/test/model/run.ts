@@ -7,7 +7,8 @@
  *   of another session, template or organization than it asked for;
  * - `buffer`: no caller receives a token inside its buffer (a fresh token
  *   that lives less than the buffer, or a JWT the server repeated, may be
- *   handed to the callers of its request), and nobody an expired one;
+ *   handed to the callers of its request), nobody an expired one, and a JWT
+ *   the client holds never has its expiry moved later by a repeat;
  * - `fresh`: a `skipCache` caller gets a token from a request that started
  *   after it asked (§2.2);
  * - `answered`: every caller, and every `refresh()`, is answered within the
@@ -101,6 +102,21 @@ interface Segment {
   readonly start: number
 }
 
+/** Which session ends a check leaves out, for a known bug: none, those of the current session, all. */
+type Exempt = "none" | "current-ends" | "all"
+
+/** Known bugs the checks leave out until they are fixed (see model.test.ts). */
+export type KnownBug = "B"
+
+/** Tokens the client dropped: `invalidate`'s filter, or a session that ended. */
+interface Drop {
+  readonly seq: number
+  readonly s: string | undefined
+  readonly t: string | undefined
+  readonly hasOrg: boolean
+  readonly o: string | undefined
+}
+
 interface Refresh {
   readonly deadline: number
   done: boolean
@@ -121,6 +137,9 @@ class Model {
   /** Watch ids triggered during the current step (their background restarts). */
   private readonly touched = new Set<string>()
   private readonly violations: Array<Violation> = []
+  /** The expiry each JWT had when first seen, and when. */
+  private readonly expiries = new Map<string, { expiresAt: number; seq: number }>()
+  private readonly drops: Array<Drop> = []
   private visible = true
   private online = true
   private lastActivity = 0
@@ -132,6 +151,7 @@ class Model {
   readonly clock: JumpClock
   readonly tok: TokenClient.Service
   readonly lifecycle: TestLifecycle
+  readonly known: ReadonlySet<KnownBug>
 
   constructor(
     history: History,
@@ -139,13 +159,16 @@ class Model {
     clock: JumpClock,
     tok: TokenClient.Service,
     lifecycle: TestLifecycle,
+    known: ReadonlySet<KnownBug>,
   ) {
+    this.known = known
     this.history = history
     this.world = world
     this.clock = clock
     this.tok = tok
     this.lifecycle = lifecycle
     this.current = history.session
+    world.current = history.session
   }
 
   private violate(invariant: Invariant, detail: string): void {
@@ -259,12 +282,16 @@ class Model {
   // --- what callers and watchers receive -------------------------------------
 
   /** The session ends since event `seq` (sign-out, switch, 401). */
-  private endedSince(sessionId: string, seq: number, settled: boolean): boolean {
+  private endedSince(sessionId: string, seq: number, settled: boolean, exempt: Exempt): boolean {
+    if (exempt === "all") return false
     const wall = this.clock.wall()
-    for (const end of this.ends) {
-      if (end.sessionId === sessionId && end.seq > seq) return true
+    if (exempt === "none") {
+      for (const end of this.ends) {
+        if (end.sessionId === sessionId && end.seq > seq) return true
+      }
     }
     for (const end of this.world.unauthorized) {
+      if (exempt === "current-ends" && end.wasCurrent) continue
       // A 401 is seen by the client a moment after the server answers it: in
       // the middle of a run, only an earlier virtual instant counts.
       if (end.sessionId === sessionId && end.seq > seq && (settled || end.wall < wall)) return true
@@ -278,6 +305,7 @@ class Model {
     token: Token,
     want: { sessionId: string | null; tpl: string | undefined; org: string | undefined },
     settled: boolean,
+    exempt: Exempt = "none",
   ): void {
     const info = this.world.jwts.get(token.jwt)
     if (info === undefined)
@@ -295,7 +323,7 @@ class Model {
       )
     }
     const start = info.starts.at(-1)!
-    if (this.endedSince(token.sessionId, start, settled)) {
+    if (this.endedSince(token.sessionId, start, settled, exempt)) {
       return this.violate(
         "session",
         `${who} holds a token of ${token.sessionId}, a session that ended after the token's request started`,
@@ -310,6 +338,29 @@ class Model {
         `${who} got a token that expired ${this.clock.wall() - token.expiresAt} ms ago`,
       )
     }
+    // A JWT the client holds keeps the expiry it was given when first
+    // received: a server repeating it never extends its life.
+    const first = this.expiries.get(token.jwt)
+    if (first === undefined || this.droppedSince(info.key, first.seq)) {
+      this.expiries.set(token.jwt, { expiresAt: token.expiresAt, seq: ++this.world.seq })
+    } else if (token.expiresAt > first.expiresAt) {
+      return this.violate(
+        "buffer",
+        `${who} got a repeated JWT whose expiry moved ${token.expiresAt - first.expiresAt} ms later while the client held it`,
+      )
+    }
+  }
+
+  /** Whether the client dropped `key`'s tokens since event `seq` (invalidate, session end). */
+  private droppedSince(key: string, seq: number): boolean {
+    const parts = partsOf.get(key)!
+    const matches = (drop: Drop) =>
+      drop.seq > seq &&
+      (drop.s === undefined || drop.s === parts.s) &&
+      (drop.t === undefined || drop.t === parts.t) &&
+      (!drop.hasOrg || drop.o === parts.o)
+    if (this.drops.some(matches)) return true
+    return this.world.unauthorized.some((u) => u.seq > seq && u.sessionId === parts.s)
   }
 
   private answered(caller: Caller, exit: Exit.Exit<Token, unknown>): void {
@@ -358,11 +409,20 @@ class Model {
     const token = (state as { readonly token?: Token | undefined }).token
     if (token === undefined) return
     const who = `watcher ${JSON.stringify({ sid: handle.sid, tpl: handle.tpl, org: handle.org, buf: handle.bufferMs })} (${state.status})`
+    // Known bug B (see model.test.ts): watchers naming a session are not told
+    // when it ends as the current one, and unsubscribed handles not at all.
+    const exempt: Exempt =
+      !this.known.has("B") || handle.sid === undefined
+        ? "none"
+        : this.activeHandles().has(handle.id)
+          ? "current-ends"
+          : "all"
     this.checkToken(
       who,
       token,
       { sessionId: handle.sid ?? this.current, tpl: handle.tpl, org: handle.org },
       settled,
+      exempt,
     )
   }
 
@@ -427,6 +487,13 @@ class Model {
             if (f?.organizationId !== undefined && org !== parts.o) continue
             this.triggerWatch(handle)
           }
+          this.drops.push({
+            seq: ++this.world.seq,
+            s: f?.sessionId,
+            t: f?.template,
+            hasOrg: f?.organizationId !== undefined,
+            o: org,
+          })
           return Effect.orDie(this.tok.invalidate(f))
         }
         case "life":
@@ -456,9 +523,12 @@ class Model {
   private setSession(id: SessionId | null): Effect.Effect<void> {
     if (id === this.current) return Effect.void
     if (this.current !== null) {
-      this.ends.push({ sessionId: this.current, seq: ++this.world.seq, wall: this.clock.wall() })
+      const seq = ++this.world.seq
+      this.ends.push({ sessionId: this.current, seq, wall: this.clock.wall() })
+      this.drops.push({ seq, s: this.current, t: undefined, hasOrg: false, o: undefined })
     }
     this.current = id
+    this.world.current = id
     const now = this.clock.virtual()
     for (const caller of this.callers) {
       if (caller.done || caller.step.sid !== undefined) continue
@@ -556,7 +626,7 @@ class Model {
         const ended = this.world.unauthorized
           .slice(this.unauthorizedSeen)
           .some((u) => u.sessionId === this.current)
-        if (session === null && ended) this.current = null
+        if (session === null && ended) this.current = this.world.current = null
         else
           this.violate(
             "session",
@@ -673,7 +743,11 @@ export interface Outcome {
 }
 
 /** Runs `history` under a fresh `TestClock`. */
-export const runHistory = (history: History, only: ReadonlySet<Invariant>): Promise<Outcome> =>
+export const runHistory = (
+  history: History,
+  only: ReadonlySet<Invariant>,
+  known: ReadonlySet<KnownBug> = new Set(),
+): Promise<Outcome> =>
   Effect.runPromise(
     Effect.gen(function* () {
       const test = yield* TestClock.testClockWith(Effect.succeed)
@@ -695,7 +769,7 @@ export const runHistory = (history: History, only: ReadonlySet<Invariant>): Prom
       )
       const tok = Context.get(context, TokenClient.TokenClient)
       yield* tok.setSession(history.session)
-      const model = new Model(history, world, clock, tok, lifecycle)
+      const model = new Model(history, world, clock, tok, lifecycle, known)
       return yield* Effect.gen(function* () {
         for (let i = 0; i < history.steps.length; i++) {
           const step = history.steps[i]!

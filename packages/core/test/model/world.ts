@@ -113,7 +113,11 @@ export class World {
     readonly sessionId: string
     readonly seq: number
     readonly wall: number
+    /** It was the current session then. */
+    readonly wasCurrent: boolean
   }> = []
+  /** The client's current session, as the model knows it. */
+  current: string | null = null
   storeThrows = false
   /** The store threw at least once: defects are then expected answers. */
   storeThrew = false
@@ -224,6 +228,7 @@ export class World {
           sessionId: request.sessionId,
           seq: ++this.seq,
           wall: this.clock.wall(),
+          wasCurrent: request.sessionId === this.current,
         })
         return fail(401)
       case "malformed": {
