@@ -33,6 +33,7 @@ import type * as Scope from "effect/Scope"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Queue from "effect/Queue"
 import * as Stream from "effect/Stream"
@@ -110,7 +111,9 @@ export const make = (
     const chosen = Context.getOrUndefined(ambient, Clock.Clock)
     const clock = chosen ?? unrefClock
     const context = chosen === undefined ? Context.add(ambient, Clock.Clock, unrefClock) : ambient
+    const fibers = yield* FiberSet.make<unknown, unknown>()
     const engine = new Engine({
+      fibers,
       config: resolved,
       source: yield* TokenSource,
       cache: yield* TokenCache.TokenCache,
@@ -118,7 +121,7 @@ export const make = (
       clock,
       context,
     })
-    yield* Effect.addFinalizer(() => Effect.sync(() => engine.dispose()))
+    yield* Effect.addFinalizer(() => engine.dispose())
     // A plain `getToken()` is one effect, built once, that reads the session,
     // the cache and the clock each time it runs (DESIGN §2.8).
     const plain = Effect.suspend(() => {

@@ -230,8 +230,9 @@ export const createTokenClient = (config: TokClientConfig): TokClient => {
       engine.invalidate(filter)
     },
     dispose: () => {
-      engine.dispose()
-      return Effect.runPromise(Scope.close(scope, Exit.void))
+      // Closed at once (pending calls reject now); the promise waits until every fiber is done.
+      const closing = engine.dispose()
+      return Effect.runPromise(Effect.andThen(closing, Scope.close(scope, Exit.void)))
     },
   }
   engines.set(client, engine)
