@@ -114,6 +114,69 @@ const shrunk = (steps: History["steps"]): History => ({
   end: "drain",
 })
 
+/**
+ * What the model found on main at 4b5058c, shrunk, kept as regression tests
+ * (issue 11 items 1, 2, 4, 5, 8, and finding A of model-findings.md). Each
+ * fails on that commit with the invariant named.
+ */
+describe("shrunk counterexamples stay fixed", () => {
+  const cases: Record<string, History> = {
+    "traffic — a caching proxy repeating a JWT causes no request storm (item 1, seed 11)": shrunk([
+      { t: "behave", on: { template: "b" }, b: { kind: "repeat", lifetime: 60 } },
+      { t: "watch", tpl: "b", sid: "s1" },
+      { t: "wait", ms: 14_280 },
+      { t: "wait", ms: 33_966 },
+    ]),
+    "traffic — a permanent failure is not polled (item 2, seed 22)": shrunk([
+      { t: "behave", on: { template: "a" }, b: { kind: "permanent", status: 400 } },
+      { t: "watch", tpl: "a", buf: 0 },
+      { t: "wait", ms: 60_000 },
+    ]),
+    "traffic — a malformed answer is not polled (item 2, random seed)": shrunk([
+      { t: "behave", on: { session: "s2" }, b: { kind: "malformed", how: "garbage" } },
+      { t: "watch", org: "o", sid: "s2" },
+      { t: "wait", ms: 60_000 },
+    ]),
+    "traffic — a dead server costs no more than a healthy key (item 2, seed 33)": shrunk([
+      { t: "behave", on: { template: "b" }, b: { kind: "dead", how: "503" } },
+      { t: "watch", tpl: "b", sid: "s1" },
+      { t: "wait", ms: 60_000 },
+    ]),
+    "session — a 401 for a named session tells its watchers (item 4, seed 2)": {
+      ...shrunk([
+        { t: "watch", tpl: "a", sid: "s2" },
+        { t: "refresh", i: 0 },
+        { t: "watch", sid: "s2" },
+        { t: "behave", on: { session: "s2" }, b: { kind: "unauthorized" } },
+        { t: "wait", ms: 3000 },
+      ]),
+      latencyMs: 1500,
+    },
+    "answered — a store that throws strands no caller (item 5, seed 44)": shrunk([
+      { t: "store", throws: true },
+      { t: "get" },
+    ]),
+    "buffer — an absurd exp is no token (item 8)": shrunk([
+      { t: "behave", on: { template: "" }, b: { kind: "malformed", how: "huge-exp" } },
+      { t: "get", buf: 0 },
+    ]),
+    "traffic — a token living exactly buffer + J is not refetched at once (finding A)": {
+      ...shrunk([
+        { t: "behave", on: { session: "s1" }, b: { kind: "ok", lifetime: 30, delay: 0 } },
+        { t: "watch", buf: 30 },
+        { t: "wait", ms: 60_000 },
+      ]),
+      jitter: 0,
+    },
+  }
+  for (const [name, history] of Object.entries(cases)) {
+    it(name, { timeout: 30_000 }, async () => {
+      const outcome = await runHistory(history, new Set(INVARIANTS), KNOWN)
+      expect(outcome.violation?.message).toBeUndefined()
+    })
+  }
+})
+
 describe("known bug B: watchers of a named session when it ends as the current one", () => {
   const cases: Record<string, History> = {
     "a sign-out leaves an explicit watcher of the session ready (seed 33)": shrunk([
