@@ -13,6 +13,8 @@
  *   after it asked (§2.2);
  * - `answered`: every caller, and every `refresh()`, is answered within the
  *   retry budget in virtual time, with a token or a typed error;
+ * - `secret`: no error a caller gets, and no line the client logs, shows
+ *   a JWT (§2.6);
  * - `traffic`: requests per key stay within §2.4's bounds, scaled to the
  *   virtual time the history covers (see `budget.ts`);
  * - `teardown`: after the last unsubscribe no key is watched, and once the
@@ -26,6 +28,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
 import * as Scope from "effect/Scope"
 import { TestClock } from "effect/testing"
 import { isTokenError, Lifecycle, type Token, TokenClient, type TokenWatcher } from "@tok/core"
@@ -36,13 +39,15 @@ import type { History, SessionId, Step } from "./history.ts"
 import { type JumpClock, keyName, makeJumpClock, World } from "./world.ts"
 
 /** The invariants, by name. */
-export type Invariant = "session" | "buffer" | "fresh" | "answered" | "traffic" | "teardown"
+export type Invariant =
+  "session" | "buffer" | "fresh" | "answered" | "secret" | "traffic" | "teardown"
 
 export const INVARIANTS: ReadonlyArray<Invariant> = [
   "session",
   "buffer",
   "fresh",
   "answered",
+  "secret",
   "traffic",
   "teardown",
 ]
@@ -401,8 +406,18 @@ class Model {
     }
     const error = Cause.findErrorOption(cause)
     if (error._tag === "None" || !isTokenError(error.value)) {
-      this.violate("answered", `${who} failed with something that is not a TokenError`)
+      return this.violate("answered", `${who} failed with something that is not a TokenError`)
     }
+    const text = `${String(error.value)} ${error.value.message} ${JSON.stringify(error.value)}`
+    if (this.leaks(text)) this.violate("secret", `${who} got an error that shows a JWT`)
+  }
+
+  /** Whether `text` contains a JWT the server issued (DESIGN §2.6). */
+  private leaks(text: string): boolean {
+    for (const jwt of this.world.jwts.keys()) {
+      if (jwt.includes(".") && text.includes(jwt)) return true
+    }
+    return false
   }
 
   private checkState(handle: Handle, state: TokenState, settled: boolean): void {
@@ -652,6 +667,9 @@ class Model {
           )
         }
       }
+      for (const line of this.world.logs.splice(0)) {
+        if (this.leaks(line)) this.violate("secret", "a log line shows a JWT")
+      }
       this.updateSegments()
       if (this.world.storm) {
         this.violate(
@@ -765,6 +783,15 @@ export const runHistory = (
       )
       const context = yield* Layer.buildWithScope(layer, scope).pipe(
         Effect.provideService(Clock.Clock, clock.clock),
+        // What the client logs is kept for the `secret` check, not printed.
+        Effect.provideService(
+          Logger.CurrentLoggers,
+          new Set([
+            Logger.make((entry) =>
+              world.logs.push(`${String(entry.message)} ${Cause.pretty(entry.cause)}`),
+            ),
+          ]),
+        ),
         Effect.orDie,
       )
       const tok = Context.get(context, TokenClient.TokenClient)

@@ -116,6 +116,8 @@ export class World {
     /** It was the current session then. */
     readonly wasCurrent: boolean
   }> = []
+  /** What the client logged since the last check. */
+  readonly logs: Array<string> = []
   /** The client's current session, as the model knows it. */
   current: string | null = null
   storeThrows = false
