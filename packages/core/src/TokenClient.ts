@@ -48,7 +48,7 @@ import {
 import { layerUnrefClock as unrefClockLayer, unrefClock } from "./internal/clock.ts"
 import { type CallOptions, checkCall, checkConfig, type Config } from "./internal/options.ts"
 import * as Lifecycle from "./Lifecycle.ts"
-import type { Token } from "./Token.ts"
+import type { Token, TokenState } from "./Token.ts"
 import * as TokenCache from "./TokenCache.ts"
 import { InvalidOptionsError, type TokenError } from "./TokenError.ts"
 import { TokenSource } from "./TokenSource.ts"
@@ -85,6 +85,12 @@ export interface Service {
   readonly watch: (options?: WatchOptions) => Effect.Effect<TokenWatcher, InvalidOptionsError>
   /** Drops cached tokens matching `filter` and fences their requests in flight. */
   readonly invalidate: (filter?: InvalidateFilter) => Effect.Effect<void, InvalidOptionsError>
+  /**
+   * One key's `TokenState` as a stream: the current state first, then each
+   * change. Consuming it watches the key (fetch, background refresh); the
+   * watch ends with the stream (e.g. a server-sent events response).
+   */
+  readonly changes: (options?: WatchOptions) => Stream.Stream<TokenState, InvalidOptionsError>
 }
 
 /** The token client service. */
@@ -155,6 +161,24 @@ export const make = (
             ? Effect.fail(checked)
             : Effect.succeed(engine.watch(checked))
         }),
+      changes: (options) =>
+        Stream.unwrap(
+          Effect.sync(() => {
+            const checked = checkCall(options, resolved.bufferMillis)
+            if (checked instanceof InvalidOptionsError) return Stream.fail(checked)
+            const watcher = engine.watch(checked)
+            return Stream.callback<TokenState>((queue) =>
+              Effect.acquireRelease(
+                Effect.sync(() => {
+                  const stop = watcher.subscribe((state) => Queue.offerUnsafe(queue, state))
+                  Queue.offerUnsafe(queue, watcher.getSnapshot())
+                  return stop
+                }),
+                (stop) => Effect.sync(stop),
+              ),
+            )
+          }),
+        ),
       invalidate: (filter) =>
         Effect.suspend(() => {
           const problem = checkFilter(filter)

@@ -1468,7 +1468,7 @@ describe("§4 the public TokenClient type", () => {
       Effect.gen(function* () {
         const tok = yield* TokenClient.TokenClient
         expect(Object.keys(tok).sort()).toEqual(
-          ["getToken", "invalidate", "session", "setSession", "watch"].sort(),
+          ["changes", "getToken", "invalidate", "session", "setSession", "watch"].sort(),
         )
         // A double written against the public type alone is a TokenClient.
         const double: TokenClient.Service = {
@@ -1477,9 +1477,42 @@ describe("§4 the public TokenClient type", () => {
           session: { get: Effect.succeed(null), changes: Stream.make(null) },
           watch: () => Effect.die("not used"),
           invalidate: () => Effect.void,
+          changes: () => Stream.empty,
         }
         const error = yield* Effect.flip(double.getToken())
         expect(error._tag).toBe("NotSignedInError")
       }).pipe(Effect.provide(testClientLayer(makeFakeSource()))),
+  )
+})
+
+describe("TokenClient.changes", () => {
+  it.effect(
+    "streams a key's state (current first, then each change) and stops watching when the stream ends",
+    () => {
+      const source = makeFakeSource({ lifetimeSeconds: 60, delayMs: 100 })
+      return withClient(source, (tok) =>
+        Effect.gen(function* () {
+          yield* tok.setSession("sess_1")
+          const fiber = yield* Effect.forkChild(
+            Stream.runCollect(Stream.take(tok.changes({ template: "a" }), 3)),
+          )
+          yield* TestClock.adjust("100 millis")
+          expect(inspectClient(tok).watchedKeys).toBe(1)
+          yield* tok.setSession(null)
+          const states = yield* Fiber.join(fiber)
+          expect(states.map((state) => state.status)).toEqual(["loading", "ready", "signed-out"])
+          expect(inspectClient(tok)).toMatchObject({ watchedKeys: 0, fibers: 0 })
+        }),
+      )
+    },
+  )
+
+  it.effect("bad options fail the stream with InvalidOptionsError", () =>
+    withClient(makeFakeSource(), (tok) =>
+      Effect.gen(function* () {
+        const error = yield* Effect.flip(Stream.runCollect(tok.changes({ template: ".." })))
+        expect(error._tag).toBe("InvalidOptionsError")
+      }),
+    ),
   )
 })
