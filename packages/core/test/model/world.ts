@@ -116,6 +116,10 @@ export class World {
     /** It was the current session then. */
     readonly wasCurrent: boolean
   }> = []
+  /** The store's contents, read without touching its recency. */
+  private inner: TokenCache.Service | undefined
+  /** What the store saw go wrong since the last check (a held JWT's life extended). */
+  readonly problems: Array<string> = []
   /** What the client logged since the last check. */
   readonly logs: Array<string> = []
   /** The client's current session, as the model knows it. */
@@ -152,6 +156,14 @@ export class World {
     } else {
       map.set(name, behaviour)
     }
+  }
+
+  /** The token the client's store holds for the model's `key`, if any. */
+  held(key: string): Token | undefined {
+    for (const [, token] of this.inner?.entries() ?? []) {
+      if (keyName(token.sessionId, token.template, token.organizationId) === key) return token
+    }
+    return undefined
   }
 
   requestsOf(key: string): number {
@@ -292,12 +304,20 @@ export class World {
     TokenCache.TokenCache,
     () => {
       const inner = TokenCache.make()
+      this.inner = inner
       return {
         ...inner,
         set: (key: string, token: Token) => {
           if (this.storeThrows) {
             this.storeThrew = true
             throw new Error("model: the store is full")
+          }
+          for (const [k, held] of inner.entries()) {
+            if (k === key && held.jwt === token.jwt && token.expiresAt > held.expiresAt) {
+              this.problems.push(
+                `the client stored a JWT it held with its expiry moved ${token.expiresAt - held.expiresAt} ms later`,
+              )
+            }
           }
           inner.set(key, token)
         },
