@@ -136,28 +136,28 @@ const shrunk = (steps: History["steps"]): History => ({
  */
 describe("shrunk counterexamples stay fixed", () => {
   const cases: Record<string, History> = {
-    "traffic — a caching proxy repeating a JWT causes no request storm (item 1, seed 11)": shrunk([
+    "traffic — a caching proxy repeating a JWT causes no request storm (item 1)": shrunk([
       { t: "behave", on: { template: "b" }, b: { kind: "repeat", lifetime: 60 } },
       { t: "watch", tpl: "b", sid: "s1" },
       { t: "wait", ms: 14_280 },
       { t: "wait", ms: 33_966 },
     ]),
-    "traffic — a permanent failure is not polled (item 2, seed 22)": shrunk([
+    "traffic — a permanent failure is not polled (item 2)": shrunk([
       { t: "behave", on: { template: "a" }, b: { kind: "permanent", status: 400 } },
       { t: "watch", tpl: "a", buf: 0 },
       { t: "wait", ms: 60_000 },
     ]),
-    "traffic — a malformed answer is not polled (item 2, random seed)": shrunk([
+    "traffic — a malformed answer is not polled (item 2)": shrunk([
       { t: "behave", on: { session: "s2" }, b: { kind: "malformed", how: "garbage" } },
       { t: "watch", org: "o", sid: "s2" },
       { t: "wait", ms: 60_000 },
     ]),
-    "traffic — a dead server costs no more than a healthy key (item 2, seed 33)": shrunk([
+    "traffic — a dead server costs no more than a healthy key (item 2)": shrunk([
       { t: "behave", on: { template: "b" }, b: { kind: "dead", how: "503" } },
       { t: "watch", tpl: "b", sid: "s1" },
       { t: "wait", ms: 60_000 },
     ]),
-    "session — a 401 for a named session tells its watchers (item 4, seed 2)": {
+    "session — a 401 for a named session tells its watchers (item 4)": {
       ...shrunk([
         { t: "watch", tpl: "a", sid: "s2" },
         { t: "refresh", i: 0 },
@@ -167,7 +167,12 @@ describe("shrunk counterexamples stay fixed", () => {
       ]),
       latencyMs: 1500,
     },
-    "answered — a store that throws strands no caller (item 5, seed 44)": shrunk([
+    "session — a 401 for a named session signs its watcher out (item 4)": shrunk([
+      { t: "watch", sid: "s2" },
+      { t: "behave", on: { session: "s2" }, b: { kind: "unauthorized" } },
+      { t: "get", skip: true, sid: "s2" },
+    ]),
+    "answered — a store that throws strands no caller (item 5)": shrunk([
       { t: "store", throws: true },
       { t: "get" },
     ]),
@@ -194,7 +199,7 @@ describe("shrunk counterexamples stay fixed", () => {
 
 describe("known bug C: tokens living no longer than the buffer while a longer one is cached", () => {
   // Asserts the bug is still there: once fixed, this goes red — delete it and KNOWN_C.
-  it("a server switching to 30 s tokens under a 30 s buffer causes a request storm (seed 11) — until fixed", async () => {
+  it("a server switching to 30 s tokens under a 30 s buffer causes a request storm — until fixed", async () => {
     const outcome = await runHistory(
       {
         ...shrunk([
@@ -212,11 +217,11 @@ describe("known bug C: tokens living no longer than the buffer while a longer on
 
 describe("known bug B: watchers of a named session when it ends as the current one", () => {
   const cases: Record<string, History> = {
-    "a sign-out leaves an explicit watcher of the session ready (seed 33)": shrunk([
+    "a sign-out leaves an explicit watcher of the session ready": shrunk([
       { t: "watch", sid: "s1" },
       { t: "session", id: null },
     ]),
-    "a switch leaves an explicit watcher of the previous session ready (seed 22)": shrunk([
+    "a switch leaves an explicit watcher of the previous session ready": shrunk([
       { t: "watch", tpl: "a", org: "o", sid: "s1" },
       { t: "session", id: "s2" },
     ]),
@@ -225,7 +230,7 @@ describe("known bug B: watchers of a named session when it ends as the current o
       { t: "watch", sid: "s1" },
       { t: "watch", tpl: "a", sid: "s1" },
     ]),
-    "an unsubscribed handle's snapshot keeps the ended session's token (seed 44)": shrunk([
+    "an unsubscribed handle's snapshot keeps the ended session's token": shrunk([
       { t: "watch", sid: "s1" },
       { t: "unsub", i: 0 },
       { t: "session", id: null },
