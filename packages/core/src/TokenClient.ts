@@ -33,6 +33,7 @@ import type * as Scope from "effect/Scope"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Queue from "effect/Queue"
@@ -130,11 +131,23 @@ export const make = (
     yield* Effect.addFinalizer(() => engine.dispose())
     // A plain `getToken()` is one effect, built once, that reads the session,
     // the cache and the clock each time it runs (DESIGN §2.8).
-    const plain = Effect.suspend(() => {
+    // The answer for the last token seen is kept, so a hit allocates nothing.
+    let lastHit: Token | undefined
+    let lastAnswer: Effect.Effect<Token> = Effect.never
+    const now = (): Effect.Effect<Token, TokenError> => {
       const hit = engine.peek(undefined)
-      return hit instanceof Object && "jwt" in hit
-        ? Effect.succeed(hit)
-        : engine.getToken(undefined)
+      if (!(hit instanceof Object && "jwt" in hit)) return engine.getToken(undefined)
+      if (hit !== lastHit) {
+        lastHit = hit
+        lastAnswer = Exit.succeed(hit)
+      }
+      return lastAnswer
+    }
+    // Run by a fiber, it decides when it runs; `yield*` in a generator (the
+    // common case, and the hot path) asks it then too, and gets a settled
+    // answer that Effect hands back without a step of the fiber.
+    const plain: Effect.Effect<Token, TokenError> = Object.create(Effect.suspend(now), {
+      [Symbol.iterator]: { value: () => now()[Symbol.iterator]() },
     })
     const service = TokenClient.of({
       getToken: (options) => (options === undefined ? plain : engine.getToken(options)),

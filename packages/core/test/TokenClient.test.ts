@@ -1516,3 +1516,78 @@ describe("TokenClient.changes", () => {
     ),
   )
 })
+
+describe("§2.3 fencing is per session and per filter", () => {
+  it.effect(
+    "§2.3 no token outlives its session: signing out fences only the ended session's requests",
+    () => {
+      const source = makeFakeSource({ delayMs: 100 })
+      return withClient(source, (tok) =>
+        Effect.gen(function* () {
+          yield* tok.setSession("sess_1")
+          const other = yield* Effect.forkChild(tok.getToken({ sessionId: "sess_2" }))
+          const mine = yield* Effect.forkChild(Effect.exit(tok.getToken()))
+          yield* TestClock.adjust("10 millis")
+          yield* tok.setSession(null)
+          yield* TestClock.adjust("100 millis")
+          const token = yield* Fiber.join(other)
+          expect(token.sessionId).toBe("sess_2")
+          expect(Exit.isFailure(yield* Fiber.join(mine))).toBe(true)
+          // The other session's result was cached: the next call is a hit.
+          expect((yield* tok.getToken({ sessionId: "sess_2" })).source).toBe("cache")
+          expect(source.requests).toHaveLength(2)
+        }),
+      )
+    },
+  )
+
+  it.effect("§2.3 a 401 for one explicit session fences only that session's requests", () => {
+    const source = makeFakeSource({
+      respond: (request) =>
+        request.sessionId === "sess_9" ? { fail: { status: 401 }, delayMs: 10 } : { delayMs: 100 },
+    })
+    return withClient(source, (tok) =>
+      Effect.gen(function* () {
+        const other = yield* Effect.forkChild(tok.getToken({ sessionId: "sess_2" }))
+        const ended = yield* Effect.forkChild(Effect.flip(tok.getToken({ sessionId: "sess_9" })))
+        yield* TestClock.adjust("100 millis")
+        expect((yield* Fiber.join(ended))._tag).toBe("NotSignedInError")
+        yield* Fiber.join(other)
+        expect((yield* tok.getToken({ sessionId: "sess_2" })).source).toBe("cache")
+      }),
+    )
+  })
+
+  it.effect(
+    "§2.3 invalidate with a narrow filter fences and refetches only what it matches",
+    () => {
+      const source = makeFakeSource({ delayMs: 100 })
+      return withClient(source, (tok) =>
+        Effect.gen(function* () {
+          yield* tok.setSession("sess_1")
+          const watchA = yield* tok.watch({ template: "a" })
+          const watchB = yield* tok.watch({ template: "b" })
+          watchA.subscribe(() => undefined)
+          watchB.subscribe(() => undefined)
+          yield* TestClock.adjust("100 millis")
+          expect(source.requests).toHaveLength(2)
+          const inFlightB = yield* Effect.forkChild(
+            tok.getToken({ template: "b", skipCache: true }),
+          )
+          yield* TestClock.adjust("10 millis")
+          expect(inspectClient(tok).requests).toBe(1)
+          const seenB = watchB.getSnapshot()
+          yield* tok.invalidate({ template: "a" })
+          yield* TestClock.adjust("100 millis")
+          // Only "a" was refetched by its watcher; the "b" request's result was cached.
+          expect(source.requests.filter((r) => r.template === "a")).toHaveLength(2)
+          const fresh = yield* Fiber.join(inFlightB)
+          expect((yield* tok.getToken({ template: "b" })).jwt).toBe(fresh.jwt)
+          // The watcher of "b" was not woken into a request of its own.
+          expect(source.requests.filter((r) => r.template === "b")).toHaveLength(2)
+          expect(seenB.status).toBe("ready")
+        }),
+      )
+    },
+  )
+})
