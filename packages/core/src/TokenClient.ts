@@ -33,19 +33,23 @@ import type * as Scope from "effect/Scope"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Queue from "effect/Queue"
 import * as Stream from "effect/Stream"
 import {
+  checkFilter,
   Engine,
   type InvalidateFilter,
+  registerEngine,
   type TokenWatcher,
   type WatchOptions,
 } from "./internal/engine.ts"
 import { layerUnrefClock as unrefClockLayer, unrefClock } from "./internal/clock.ts"
 import { type CallOptions, checkCall, checkConfig, type Config } from "./internal/options.ts"
 import * as Lifecycle from "./Lifecycle.ts"
-import type { Token } from "./Token.ts"
+import type { Token, TokenState } from "./Token.ts"
 import * as TokenCache from "./TokenCache.ts"
 import { InvalidOptionsError, type TokenError } from "./TokenError.ts"
 import { TokenSource } from "./TokenSource.ts"
@@ -83,10 +87,11 @@ export interface Service {
   /** Drops cached tokens matching `filter` and fences their requests in flight. */
   readonly invalidate: (filter?: InvalidateFilter) => Effect.Effect<void, InvalidOptionsError>
   /**
-   * The synchronous side, for the Promise face and adapters; not for Effect code.
-   * @internal
+   * One key's `TokenState` as a stream: the current state first, then each
+   * change. Consuming it watches the key (fetch, background refresh); the
+   * watch ends with the stream (e.g. a server-sent events response).
    */
-  readonly unsafe: Engine
+  readonly changes: (options?: WatchOptions) => Stream.Stream<TokenState, InvalidOptionsError>
 }
 
 /** The token client service. */
@@ -113,7 +118,9 @@ export const make = (
     const chosen = Context.getOrUndefined(ambient, Clock.Clock)
     const clock = chosen ?? unrefClock
     const context = chosen === undefined ? Context.add(ambient, Clock.Clock, unrefClock) : ambient
+    const fibers = yield* FiberSet.make<unknown, unknown>()
     const engine = new Engine({
+      fibers,
       config: resolved,
       source: yield* TokenSource,
       cache: yield* TokenCache.TokenCache,
@@ -121,14 +128,29 @@ export const make = (
       clock,
       context,
     })
-    yield* Effect.addFinalizer(() => Effect.sync(() => engine.dispose()))
-    return TokenClient.of({
-      getToken: (options) => {
-        const hit = options === undefined ? engine.peek(undefined) : undefined
-        return hit instanceof Object && "jwt" in hit
-          ? Effect.succeed(hit)
-          : engine.getToken(options)
-      },
+    yield* Effect.addFinalizer(() => engine.dispose())
+    // A plain `getToken()` is one effect, built once, that reads the session,
+    // the cache and the clock each time it runs (DESIGN §2.8).
+    // The answer for the last token seen is kept, so a hit allocates nothing.
+    let lastHit: Token | undefined
+    let lastAnswer: Effect.Effect<Token> = Effect.never
+    const now = (): Effect.Effect<Token, TokenError> => {
+      const hit = engine.peek(undefined)
+      if (!(hit instanceof Object && "jwt" in hit)) return engine.getToken(undefined)
+      if (hit !== lastHit) {
+        lastHit = hit
+        lastAnswer = Exit.succeed(hit)
+      }
+      return lastAnswer
+    }
+    // Run by a fiber, it decides when it runs; `yield*` in a generator (the
+    // common case, and the hot path) asks it then too, and gets a settled
+    // answer that Effect hands back without a step of the fiber.
+    const plain: Effect.Effect<Token, TokenError> = Object.create(Effect.suspend(now), {
+      [Symbol.iterator]: { value: () => now()[Symbol.iterator]() },
+    })
+    const service = TokenClient.of({
+      getToken: (options) => (options === undefined ? plain : engine.getToken(options)),
       setSession: (sessionId) => Effect.sync(() => engine.setSession(sessionId)),
       session: {
         get: Effect.sync(() => engine.sessionId),
@@ -152,13 +174,34 @@ export const make = (
             ? Effect.fail(checked)
             : Effect.succeed(engine.watch(checked))
         }),
+      changes: (options) =>
+        Stream.unwrap(
+          Effect.sync(() => {
+            const checked = checkCall(options, resolved.bufferMillis)
+            if (checked instanceof InvalidOptionsError) return Stream.fail(checked)
+            const watcher = engine.watch(checked)
+            return Stream.callback<TokenState>((queue) =>
+              Effect.acquireRelease(
+                Effect.sync(() => {
+                  const stop = watcher.subscribe((state) => Queue.offerUnsafe(queue, state))
+                  Queue.offerUnsafe(queue, watcher.getSnapshot())
+                  return stop
+                }),
+                (stop) => Effect.sync(stop),
+              ),
+            )
+          }),
+        ),
       invalidate: (filter) =>
-        Effect.try({
-          try: () => engine.invalidate(filter),
-          catch: (error) => error as InvalidOptionsError,
+        Effect.suspend(() => {
+          const problem = checkFilter(filter)
+          // Anything thrown past the check (a store's bug) stays a defect.
+          return problem === undefined
+            ? Effect.sync(() => engine.invalidate(filter))
+            : Effect.fail(problem)
         }),
-      unsafe: engine,
     })
+    return registerEngine(service, engine)
   })
 
 /**

@@ -17,6 +17,7 @@ import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
 import * as clerkKeys from "./internal/clerkKeys.ts"
 import { redact, sanitizeCode } from "./internal/redact.ts"
 import { InvalidOptionsError } from "./TokenError.ts"
@@ -118,9 +119,14 @@ export const parsePublishableKey = (publishableKey: string): PublishableKey => {
  * with `organization_id` as a form field; answers `{ "object": "token", "jwt": "…" }`.
  * On a development instance every request carries `?__clerk_db_jwt=<dev-browser token>`;
  * without one, it fails as the Frontend API would (401 `dev_browser_unauthenticated`,
- * a `TokenRequestError` that signs nobody out) and sends nothing.
+ * a `TokenRequestError` that signs nobody out) and sends nothing. Bad options fail
+ * the layer with `InvalidOptionsError`.
  */
-export const clerkFrontendApi = (options: FrontendApiOptions): Layer.Layer<TokenSource> => {
+export const clerkFrontendApi = (
+  options: FrontendApiOptions,
+): Layer.Layer<TokenSource, InvalidOptionsError> => failLayer(() => frontendApi(options))
+
+const frontendApi = (options: FrontendApiOptions): Layer.Layer<TokenSource> => {
   const plan = frontendPlan(options)
   return httpSource(plan.baseUrl, "/v1/client/sessions/", {
     credentials: options.credentials ?? "include",
@@ -204,26 +210,50 @@ const CLERK_BACKEND_API = "https://api.clerk.com"
 export interface BackendApiOptions {
   /** The Backend API's base URL; default Clerk's, `https://api.clerk.com`. */
   readonly baseUrl?: string | undefined
-  /** The secret key sent as `Authorization: Bearer …`. Never logged or echoed. */
-  readonly secretKey: string
+  /** The secret key sent as `Authorization: Bearer …`, plain or `Redacted`. Never logged or echoed. */
+  readonly secretKey: string | Redacted.Redacted<string>
 }
 
 /**
  * Clerk's Backend API, for servers: `POST {baseUrl}/v1/sessions/{sessionId}/tokens[/{template}]`
  * with `Authorization: Bearer <secretKey>`.
  */
-export const clerkBackendApi = (options: BackendApiOptions): Layer.Layer<TokenSource> => {
+export const clerkBackendApi = (
+  options: BackendApiOptions,
+): Layer.Layer<TokenSource, InvalidOptionsError> => failLayer(() => backendApi(options))
+
+const backendApi = (options: BackendApiOptions): Layer.Layer<TokenSource> => {
   if (typeof options !== "object" || options === null) {
     throw new InvalidOptionsError({ detail: "clerkBackendApi takes { secretKey, baseUrl? }" })
   }
   const baseUrl = options.baseUrl === undefined ? CLERK_BACKEND_API : checkBaseUrl(options)
-  if (typeof options.secretKey !== "string" || options.secretKey.length === 0) {
+  const given: unknown = options.secretKey
+  const secretKey = Redacted.isRedacted(given) ? Redacted.value(given) : given
+  if (typeof secretKey !== "string" || secretKey.length === 0) {
     throw new InvalidOptionsError({ detail: "secretKey must be a non-empty string" })
   }
   return httpSource(baseUrl, "/v1/sessions/", {
-    headers: { Authorization: `Bearer ${options.secretKey}` },
+    headers: { Authorization: `Bearer ${secretKey}` },
   })
 }
+
+/** Bad options fail the layer with `InvalidOptionsError` (the Effect API) instead of throwing. */
+const failLayer = (
+  build: () => Layer.Layer<TokenSource>,
+): Layer.Layer<TokenSource, InvalidOptionsError> => {
+  try {
+    return build()
+  } catch (error) {
+    if (error instanceof InvalidOptionsError) return Layer.effect(TokenSource, Effect.fail(error))
+    throw error
+  }
+}
+
+/**
+ * The built-in sources with bad options thrown at once, for the Promise face
+ * (`createTokenClient`'s sources check when they are made). @internal
+ */
+export const checkedAtOnce = { clerkFrontendApi: frontendApi, clerkBackendApi: backendApi }
 
 /** The options' `baseUrl`, if it is an http(s) URL; throws `InvalidOptionsError` otherwise. */
 const checkBaseUrl = (options: unknown): string => {
@@ -319,7 +349,7 @@ const readAnswer = async (response: Response, now: number): Promise<string> => {
   throw new TokenSourceError({
     status,
     code: errorCode(text),
-    retryAfterMs: retryAfter(response.headers.get("retry-after"), now),
+    retryAfterMs: retryAfter(response.headers.get("retry-after"), serverNow(response, now)),
     message: `the token server answered HTTP ${status}`,
   })
 }
@@ -367,6 +397,17 @@ const errorCode = (text: string): string | undefined => {
   } catch {
     return undefined
   }
+}
+
+/**
+ * "Now" for a `Retry-After` date: the response's `Date` header when it has a
+ * usable one — the server's clock, which set the date — else the local clock,
+ * which may be minutes off (DESIGN §1).
+ */
+const serverNow = (response: Response, now: number): number => {
+  const date = response.headers.get("date")
+  const parsed = date === null ? Number.NaN : Date.parse(date)
+  return Number.isNaN(parsed) ? now : parsed
 }
 
 /**

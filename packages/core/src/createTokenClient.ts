@@ -27,7 +27,8 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
-import type { Engine } from "./internal/engine.ts"
+import * as Cause from "effect/Cause"
+import { checkFilter, Defect, type Engine, engineOf } from "./internal/engine.ts"
 import { type Checked, checkCall, checkConfig, type Config } from "./internal/options.ts"
 import * as Lifecycle from "./Lifecycle.ts"
 import type { Token, TokenState } from "./Token.ts"
@@ -132,7 +133,7 @@ export const createTokenClient = (config: TokClientConfig): TokClient => {
   )
   // No clock is chosen here, so the client runs on tok's unref'd clock (see TokenClient.make).
   const context = Effect.runSync(Layer.buildWithScope(layer, scope))
-  const engine: Engine = Context.get(context, TokenClient.TokenClient).unsafe
+  const engine: Engine = engineOf(Context.get(context, TokenClient.TokenClient))!
   engine.setSession(initialSession)
 
   const defaults = checkCall(undefined, resolved.bufferMillis) as Checked
@@ -193,6 +194,7 @@ export const createTokenClient = (config: TokClientConfig): TokClient => {
         signal?.removeEventListener("abort", onAbort)
         if (result === "interrupted") reject(abortError("The tok client was disposed"))
         else if ("jwt" in result) resolve(result)
+        else if (result instanceof Defect) reject(Cause.squash(result.cause))
         else if (result._tag === "NotSignedInError") resolve(null)
         else reject(result)
       })
@@ -222,12 +224,15 @@ export const createTokenClient = (config: TokClientConfig): TokClient => {
       return engine.watch(checked)
     },
     invalidate: (filter) => {
+      const problem = checkFilter(filter)
+      if (problem !== undefined) throw problem
       pendingPlain = undefined
       engine.invalidate(filter)
     },
     dispose: () => {
-      engine.dispose()
-      return Effect.runPromise(Scope.close(scope, Exit.void))
+      // Closed at once (pending calls reject now); the promise waits until every fiber is done.
+      const closing = engine.dispose()
+      return Effect.runPromise(Effect.andThen(closing, Scope.close(scope, Exit.void)))
     },
   }
   engines.set(client, engine)
@@ -246,11 +251,11 @@ const resolvedConfig = (config: TokClientConfig): Config => ({
 
 /** Clerk's Frontend API as a source (see `TokenSource.clerkFrontendApi`). */
 export const clerkFrontendApi: (options: TokenSource.FrontendApiOptions) => Source =
-  TokenSource.clerkFrontendApi
+  TokenSource.checkedAtOnce.clerkFrontendApi
 
 /** Clerk's Backend API as a source, for servers (see `TokenSource.clerkBackendApi`). */
 export const clerkBackendApi: (options: TokenSource.BackendApiOptions) => Source =
-  TokenSource.clerkBackendApi
+  TokenSource.checkedAtOnce.clerkBackendApi
 
 /**
  * A source from an async function returning the JWT. Throw a
@@ -262,11 +267,31 @@ export const fromFunction = (
 ): Source =>
   TokenSource.fromFunction((request) =>
     Effect.tryPromise({
-      // Through a Promise, so a function that throws or returns a plain string works too.
-      try: (signal) => Promise.resolve().then(() => fn(request, signal)),
+      // A function that declares no signal gets none made for it: an
+      // AbortController per request is a measurable part of a cold call.
+      try:
+        fn.length < 2
+          ? () => call(fn, request, neverAborted())
+          : (signal) => call(fn, request, signal),
       catch: (cause) =>
         cause instanceof TokenSource.TokenSourceError
           ? cause
           : new TokenSource.TokenSourceError({ cause, message: "the token function failed" }),
     }),
   )
+
+/** Calls a source function; one that throws or returns a plain string works too. */
+const call = (
+  fn: (request: TokenSource.TokenRequest, signal: AbortSignal) => Promise<string>,
+  request: TokenSource.TokenRequest,
+  signal: AbortSignal,
+): Promise<string> => {
+  try {
+    return Promise.resolve(fn(request, signal))
+  } catch (error) {
+    return Promise.reject(error)
+  }
+}
+
+let idleSignal: AbortSignal | undefined
+const neverAborted = (): AbortSignal => (idleSignal ??= new AbortController().signal)

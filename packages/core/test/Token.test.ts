@@ -35,6 +35,11 @@ describe("Token.decodeClaims", () => {
     ["two segments", "a.b"],
     ["four segments", "a.b.c.d"],
     ["bad base64url", "a.!!!.c"],
+    ["base64url with whitespace", `a.${b64url({ iat: 1, exp: 2 }).replace(/^(.{4})/, "$1 ")}.c`],
+    [
+      "standard base64 characters",
+      `a.${b64url({ iat: 1, exp: 2, s: "???>>>" }).replace(/_/g, "/")}.c`,
+    ],
     ["base64 with padding", `a.${Buffer.from('{"iat":1,"exp":2}').toString("base64")}=.c`],
     ["an empty payload", "a..c"],
     ["not JSON", `a.${Buffer.from("nope").toString("base64url")}.c`],
@@ -93,6 +98,19 @@ describe("Token.decodeClaims", () => {
 })
 
 describe("Token.make", () => {
+  it("§3 errors: a non-finite or overflowing lifetime is a decode failure, never an expiry of Infinity", () => {
+    for (const [iat, exp] of [
+      [0, 1e308],
+      [-1e308, 1e308],
+      [0, 1e13],
+    ] as const) {
+      const made = Token.make(fakeJwt({ iat, exp }), { sessionId: "sess_1" }, 0)
+      expect(Token.isDecodeFailure(made)).toBe(true)
+    }
+    const fine = Token.make(fakeJwt({ iat: 0, exp: 3600 }), { sessionId: "sess_1" }, 0)
+    expect(fine).toMatchObject({ expiresAt: 3_600_000 })
+  })
+
   it("measures the lifetime on the local clock: received at t, expires at t + (exp − iat)", () => {
     // Issued by a server one hour ahead: only exp − iat counts.
     const made = Token.make(

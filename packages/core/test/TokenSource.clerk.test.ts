@@ -50,7 +50,7 @@ const fakeFetch = (
 
 /** Fetches a token for `sess_1` through `source`, on `fetch`. */
 const fetchWith = (
-  source: Layer.Layer<TokenSource.TokenSource>,
+  source: Layer.Layer<TokenSource.TokenSource, InvalidOptionsError>,
   fetch: Layer.Layer<never>,
   request: TokenSource.TokenRequest = { sessionId: "sess_1" },
 ) =>
@@ -69,6 +69,11 @@ const invalid = (f: () => unknown): InvalidOptionsError => {
   }
   return expect.fail("expected an InvalidOptionsError")
 }
+
+/** The `InvalidOptionsError` a source layer of the Effect API fails with when built. */
+const layerInvalid = (
+  layer: Layer.Layer<TokenSource.TokenSource, InvalidOptionsError>,
+): InvalidOptionsError => Effect.runSync(Effect.flip(Effect.scoped(Layer.build(layer))))
 
 const dbJwtOf = (call: Call | undefined) => new URL(call!.url).searchParams.get("__clerk_db_jwt")
 
@@ -490,7 +495,7 @@ describe("clerkBackendApi", () => {
   it.each([null, undefined, "sk_test_x"])(
     "%j instead of options is an InvalidOptionsError",
     (options) => {
-      expect(invalid(() => TokenSource.clerkBackendApi(options as never)).detail).toMatch(
+      expect(layerInvalid(TokenSource.clerkBackendApi(options as never)).detail).toMatch(
         /clerkBackendApi takes/,
       )
     },
@@ -498,7 +503,7 @@ describe("clerkBackendApi", () => {
 
   it("a baseUrl that is not a URL is still an InvalidOptionsError", () => {
     expect(
-      invalid(() =>
+      layerInvalid(
         TokenSource.clerkBackendApi({ baseUrl: "api.clerk.com", secretKey: "sk_test_x" }),
       ).detail,
     ).toMatch(/baseUrl must be/)

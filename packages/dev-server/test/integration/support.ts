@@ -109,7 +109,7 @@ const recordingFetch: TokenSource.FetchFn = async (input, init) => {
   return response
 }
 
-const recorded = (source: Layer.Layer<TokenSource.TokenSource>) =>
+const recorded = <E>(source: Layer.Layer<TokenSource.TokenSource, E>) =>
   source.pipe(Layer.provide(Layer.succeed(TokenSource.Fetch, recordingFetch)))
 
 const record = <A>(promise: Promise<A>): Promise<A> =>
