@@ -14,6 +14,11 @@ export default mergeConfig(
         },
       ],
     },
-    test: { include: ["test/**/*.test.ts"] },
+    test: {
+      include: ["test/**/*.test.ts"],
+      // The CLI tests start Node processes; on a busy 2-core machine one can
+      // take longer than vitest's 5 s default just to boot.
+      testTimeout: 20_000,
+    },
   }),
 )
