@@ -3,7 +3,8 @@
  * and a floor — an async function doing `Map.get` plus a clock compare —
  * all measured in this one process, with ratios to the floor.
  */
-import { Effect, Layer } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import { createTokenClient, fromFunction, TokenClient, TokenSource } from "@tok/core"
 import { jwtOfSize, nsPerOp, report } from "./shared.ts"
 

@@ -5,7 +5,7 @@
  * DESIGN §2.4 promises exactly the minimum) and with the default jitter
  * (where it promises at most ⌈3600 / (50 − 2)⌉ = 75). Deterministic: CI gates it.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { TestClock } from "effect/testing"
 import { TokenClient } from "@tok/core"
 import { makeFakeSource, testClientLayer } from "@tok/core/testing"

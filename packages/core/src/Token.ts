@@ -98,6 +98,11 @@ export const make = (
 ): Token | DecodeFailure => {
   const claims = decodeClaims(jwt)
   if (isDecodeFailure(claims)) return claims
+  const expiresAt = receivedAt + (claims.exp - claims.iat) * 1000
+  // `exp` of 1e308 would expire at Infinity: cached forever, serialized as null.
+  if (!(expiresAt <= MAX_EPOCH_MILLIS)) {
+    return { detail: "the JWT's lifetime (exp − iat) is too long to be a date" }
+  }
   return {
     jwt: jwt as string,
     sessionId: request.sessionId,
@@ -105,10 +110,13 @@ export const make = (
     organizationId: request.organizationId,
     claims,
     issuedAt: receivedAt,
-    expiresAt: receivedAt + (claims.exp - claims.iat) * 1000,
+    expiresAt,
     source,
   }
 }
+
+/** The latest time a JavaScript `Date` can hold, in epoch ms. */
+const MAX_EPOCH_MILLIS = 8.64e15
 
 /** Whether a decode result is a failure. */
 export const isDecodeFailure = <A extends object>(

@@ -33,12 +33,15 @@ import type * as Scope from "effect/Scope"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Queue from "effect/Queue"
 import * as Stream from "effect/Stream"
 import {
+  checkFilter,
   Engine,
   type InvalidateFilter,
+  registerEngine,
   type TokenWatcher,
   type WatchOptions,
 } from "./internal/engine.ts"
@@ -82,11 +85,6 @@ export interface Service {
   readonly watch: (options?: WatchOptions) => Effect.Effect<TokenWatcher, InvalidOptionsError>
   /** Drops cached tokens matching `filter` and fences their requests in flight. */
   readonly invalidate: (filter?: InvalidateFilter) => Effect.Effect<void, InvalidOptionsError>
-  /**
-   * The synchronous side, for the Promise face and adapters; not for Effect code.
-   * @internal
-   */
-  readonly unsafe: Engine
 }
 
 /** The token client service. */
@@ -113,7 +111,9 @@ export const make = (
     const chosen = Context.getOrUndefined(ambient, Clock.Clock)
     const clock = chosen ?? unrefClock
     const context = chosen === undefined ? Context.add(ambient, Clock.Clock, unrefClock) : ambient
+    const fibers = yield* FiberSet.make<unknown, unknown>()
     const engine = new Engine({
+      fibers,
       config: resolved,
       source: yield* TokenSource,
       cache: yield* TokenCache.TokenCache,
@@ -121,14 +121,17 @@ export const make = (
       clock,
       context,
     })
-    yield* Effect.addFinalizer(() => Effect.sync(() => engine.dispose()))
-    return TokenClient.of({
-      getToken: (options) => {
-        const hit = options === undefined ? engine.peek(undefined) : undefined
-        return hit instanceof Object && "jwt" in hit
-          ? Effect.succeed(hit)
-          : engine.getToken(options)
-      },
+    yield* Effect.addFinalizer(() => engine.dispose())
+    // A plain `getToken()` is one effect, built once, that reads the session,
+    // the cache and the clock each time it runs (DESIGN §2.8).
+    const plain = Effect.suspend(() => {
+      const hit = engine.peek(undefined)
+      return hit instanceof Object && "jwt" in hit
+        ? Effect.succeed(hit)
+        : engine.getToken(undefined)
+    })
+    const service = TokenClient.of({
+      getToken: (options) => (options === undefined ? plain : engine.getToken(options)),
       setSession: (sessionId) => Effect.sync(() => engine.setSession(sessionId)),
       session: {
         get: Effect.sync(() => engine.sessionId),
@@ -153,12 +156,15 @@ export const make = (
             : Effect.succeed(engine.watch(checked))
         }),
       invalidate: (filter) =>
-        Effect.try({
-          try: () => engine.invalidate(filter),
-          catch: (error) => error as InvalidOptionsError,
+        Effect.suspend(() => {
+          const problem = checkFilter(filter)
+          // Anything thrown past the check (a store's bug) stays a defect.
+          return problem === undefined
+            ? Effect.sync(() => engine.invalidate(filter))
+            : Effect.fail(problem)
         }),
-      unsafe: engine,
     })
+    return registerEngine(service, engine)
   })
 
 /**

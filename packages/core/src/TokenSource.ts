@@ -187,7 +187,7 @@ const readAnswer = async (response: Response, now: number): Promise<string> => {
   throw new TokenSourceError({
     status,
     code: errorCode(text),
-    retryAfterMs: retryAfter(response.headers.get("retry-after"), now),
+    retryAfterMs: retryAfter(response.headers.get("retry-after"), serverNow(response, now)),
     message: `the token server answered HTTP ${status}`,
   })
 }
@@ -235,6 +235,17 @@ const errorCode = (text: string): string | undefined => {
   } catch {
     return undefined
   }
+}
+
+/**
+ * "Now" for a `Retry-After` date: the response's `Date` header when it has a
+ * usable one — the server's clock, which set the date — else the local clock,
+ * which may be minutes off (DESIGN §1).
+ */
+const serverNow = (response: Response, now: number): number => {
+  const date = response.headers.get("date")
+  const parsed = date === null ? Number.NaN : Date.parse(date)
+  return Number.isNaN(parsed) ? now : parsed
 }
 
 /**

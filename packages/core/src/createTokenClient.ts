@@ -27,7 +27,8 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
-import type { Engine } from "./internal/engine.ts"
+import * as Cause from "effect/Cause"
+import { checkFilter, Defect, type Engine, engineOf } from "./internal/engine.ts"
 import { type Checked, checkCall, checkConfig, type Config } from "./internal/options.ts"
 import * as Lifecycle from "./Lifecycle.ts"
 import type { Token, TokenState } from "./Token.ts"
@@ -132,7 +133,7 @@ export const createTokenClient = (config: TokClientConfig): TokClient => {
   )
   // No clock is chosen here, so the client runs on tok's unref'd clock (see TokenClient.make).
   const context = Effect.runSync(Layer.buildWithScope(layer, scope))
-  const engine: Engine = Context.get(context, TokenClient.TokenClient).unsafe
+  const engine: Engine = engineOf(Context.get(context, TokenClient.TokenClient))!
   engine.setSession(initialSession)
 
   const defaults = checkCall(undefined, resolved.bufferMillis) as Checked
@@ -193,6 +194,7 @@ export const createTokenClient = (config: TokClientConfig): TokClient => {
         signal?.removeEventListener("abort", onAbort)
         if (result === "interrupted") reject(abortError("The tok client was disposed"))
         else if ("jwt" in result) resolve(result)
+        else if (result instanceof Defect) reject(Cause.squash(result.cause))
         else if (result._tag === "NotSignedInError") resolve(null)
         else reject(result)
       })
@@ -222,12 +224,15 @@ export const createTokenClient = (config: TokClientConfig): TokClient => {
       return engine.watch(checked)
     },
     invalidate: (filter) => {
+      const problem = checkFilter(filter)
+      if (problem !== undefined) throw problem
       pendingPlain = undefined
       engine.invalidate(filter)
     },
     dispose: () => {
-      engine.dispose()
-      return Effect.runPromise(Scope.close(scope, Exit.void))
+      // Closed at once (pending calls reject now); the promise waits until every fiber is done.
+      const closing = engine.dispose()
+      return Effect.runPromise(Effect.andThen(closing, Scope.close(scope, Exit.void)))
     },
   }
   engines.set(client, engine)

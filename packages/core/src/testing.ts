@@ -29,7 +29,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { engines, type TokClient } from "./createTokenClient.ts"
-import type { Activity } from "./internal/engine.ts"
+import { type Activity, engineOf } from "./internal/engine.ts"
 import * as Lifecycle from "./Lifecycle.ts"
 import type { Config } from "./internal/options.ts"
 import * as TokenCache from "./TokenCache.ts"
@@ -72,6 +72,8 @@ export type FakeAnswer =
     }
   /** Never answer (until interrupted: timeouts, aborts). */
   | { readonly hang: true }
+  /** Die with this defect, as a source with a bug does (DESIGN §2.9). */
+  | { readonly die: unknown }
 
 /** A scripted step: an answer, optionally after a delay on the `Clock`. */
 export type FakeStep = FakeAnswer & { readonly delayMs?: number }
@@ -123,6 +125,7 @@ export const makeFakeSource = (initial: FakeSourceOptions = {}): FakeSource => {
     request: TokenRequest,
   ): Effect.Effect<string, TokenSourceError> => {
     if ("hang" in step) return Effect.never
+    if ("die" in step) return Effect.die(step.die)
     if ("fail" in step) {
       return Effect.fail(
         new TokenSourceError({
@@ -219,7 +222,7 @@ export const testClientLayer = (
  * ```
  */
 export const inspectClient = (client: TokenClient.Service | TokClient): Activity => {
-  const engine = "unsafe" in client ? client.unsafe : engines.get(client)
+  const engine = engines.get(client as TokClient) ?? engineOf(client)
   if (engine === undefined) throw new TypeError("inspectClient: not a tok client")
   return engine.activity()
 }

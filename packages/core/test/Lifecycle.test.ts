@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { Lifecycle } from "@tok/core"
 
 /** Browser globals small enough to drive by hand. */

@@ -93,6 +93,19 @@ describe("Token.decodeClaims", () => {
 })
 
 describe("Token.make", () => {
+  it("§3 errors: a non-finite or overflowing lifetime is a decode failure, never an expiry of Infinity", () => {
+    for (const [iat, exp] of [
+      [0, 1e308],
+      [-1e308, 1e308],
+      [0, 1e13],
+    ] as const) {
+      const made = Token.make(fakeJwt({ iat, exp }), { sessionId: "sess_1" }, 0)
+      expect(Token.isDecodeFailure(made)).toBe(true)
+    }
+    const fine = Token.make(fakeJwt({ iat: 0, exp: 3600 }), { sessionId: "sess_1" }, 0)
+    expect(fine).toMatchObject({ expiresAt: 3_600_000 })
+  })
+
   it("measures the lifetime on the local clock: received at t, expires at t + (exp − iat)", () => {
     // Issued by a server one hour ahead: only exp − iat counts.
     const made = Token.make(

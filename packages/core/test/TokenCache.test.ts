@@ -1,3 +1,4 @@
+import type * as Clock from "effect/Clock"
 import { describe, expect, it } from "vitest"
 import { type Token, TokenCache } from "@tok/core"
 
@@ -6,7 +7,8 @@ const token = (jwt: string): Token.Token => ({
   sessionId: "sess_1",
   claims: { iat: 0, exp: 60 },
   issuedAt: 0,
-  expiresAt: 60_000,
+  // Far in the future: these tests are about recency, not expiry.
+  expiresAt: 8.64e15,
   source: "cache",
 })
 
@@ -59,5 +61,66 @@ describe("TokenCache.make", () => {
     expect(cache.size()).toBe(TokenCache.defaultMaxEntries)
     expect(cache.get("k0")).toBeUndefined()
     expect(cache.get("k1000")?.jwt).toBe("T1000")
+  })
+})
+
+describe("TokenCache eviction", () => {
+  /** A clock standing at `now` ms. */
+  const clockAt = (now: { ms: number }) =>
+    ({ currentTimeMillisUnsafe: () => now.ms }) as unknown as Clock.Clock
+  const tokenFor = (jwt: string, issuedAt: number, lifetime: number): Token.Token => ({
+    jwt,
+    sessionId: "sess_1",
+    claims: { iat: 0, exp: lifetime / 1000 },
+    issuedAt,
+    expiresAt: issuedAt + lifetime,
+    source: "cache",
+  })
+
+  it("§4 TokenCache: a full cache evicts an expired token before a live one", () => {
+    const now = { ms: 0 }
+    const cache = TokenCache.make({ maxEntries: 3, clock: clockAt(now) })
+    cache.set("short", tokenFor("S", 0, 60_000))
+    cache.set("long", tokenFor("L", 0, 3_600_000))
+    cache.set("other", tokenFor("O", 0, 3_600_000))
+    // "short" is the most recently used, but it has expired.
+    now.ms = 120_000
+    cache.get("short")
+    cache.set("new", tokenFor("N", now.ms, 60_000))
+    expect([...cache.entries()].map(([key]) => key).sort()).toEqual(["long", "new", "other"])
+    // Nothing expired: the least recently used goes.
+    cache.get("long")
+    cache.set("newer", tokenFor("N2", now.ms, 60_000))
+    expect([...cache.entries()].map(([key]) => key).sort()).toEqual(["long", "new", "newer"])
+  })
+
+  it("§4 TokenCache: overwriting a key in a full cache evicts nothing", () => {
+    const cache = TokenCache.make({ maxEntries: 2 })
+    cache.set("a", token("A"))
+    cache.set("b", token("B"))
+    cache.set("b", token("B2"))
+    cache.set("a", token("A2"))
+    expect(cache.size()).toBe(2)
+    expect(cache.get("a")?.jwt).toBe("A2")
+    expect(cache.get("b")?.jwt).toBe("B2")
+  })
+
+  it("§4 TokenCache: inserting into a full cache costs about what inserting into a roomy one does (no scan)", () => {
+    const n = 20_000
+    /** ms for `n` inserts into a cache of `capacity` that already holds `n` tokens. */
+    const timeInserts = (capacity: number) => {
+      const cache = TokenCache.make({ maxEntries: capacity })
+      for (let i = 0; i < n; i++) cache.set(`k${i}`, token(`T${i}`))
+      const start = performance.now()
+      for (let i = 0; i < n; i++) cache.set(`n${i}`, token(`N${i}`))
+      return { ms: performance.now() - start, cache }
+    }
+    timeInserts(2 * n) // warm up
+    const roomy = Math.min(timeInserts(2 * n).ms, timeInserts(2 * n).ms)
+    const { ms: full, cache } = timeInserts(n)
+    expect(cache.size()).toBe(n)
+    expect(cache.get(`k${n - 1}`)).toBeUndefined()
+    // A scan per insert would make this thousands of times slower.
+    expect(full).toBeLessThan(Math.max(10 * roomy, 50))
   })
 })

@@ -1,10 +1,19 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Layer, Stream } from "effect"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as Stream from "effect/Stream"
 import fc from "fast-check"
 import { TestClock } from "effect/testing"
 import {
+  createTokenClient,
   InvalidOptionsError,
   isTokenError,
+  Lifecycle,
+  TokenCache,
   MalformedTokenError,
   NotSignedInError,
   TemplateNotFoundError,
@@ -14,7 +23,13 @@ import {
   TokenSourceError,
   TokenUnavailableError,
 } from "@tok/core"
-import { fakeJwt, inspectClient, makeFakeSource } from "@tok/core/testing"
+import {
+  fakeJwt,
+  inspectClient,
+  makeFakeSource,
+  makeTestLifecycle,
+  testClientLayer,
+} from "@tok/core/testing"
 import { mintedBy, runTest, settle, withClient } from "./support.ts"
 
 describe("§2.1 single flight", () => {
@@ -597,7 +612,6 @@ describe("§2.6 errors are typed and safe", () => {
       () => sourceError({ cause: { jwt }, message: jwt }),
       "TokenUnavailableError",
     ],
-    ["a source that dies with a JWT", () => Effect.die(new Error(jwt)), "TokenUnavailableError"],
     [
       "a 404 for a template",
       () => sourceError({ status: 404, message: jwt }),
@@ -1279,4 +1293,193 @@ describe("any answer from a source", () => {
       { numRuns: 200 },
     )
   })
+})
+
+/** A logger that keeps what is logged at Error level. */
+const errorLog = () => {
+  const lines: Array<{ message: unknown; cause: Cause.Cause<unknown> }> = []
+  const logger = Logger.make((options) => {
+    if (options.logLevel === "Error") lines.push({ message: options.message, cause: options.cause })
+  })
+  return { lines, layer: Logger.layer([logger]) }
+}
+
+/** A client on `source` and `cache`, logging into `log`. */
+const clientWith = (
+  source: ReturnType<typeof makeFakeSource>,
+  cache: TokenCache.Service,
+  log: ReturnType<typeof errorLog>,
+) =>
+  TokenClient.layerWithoutDefaults().pipe(
+    Layer.provide(
+      Layer.mergeAll(
+        source.layer,
+        Layer.succeed(TokenCache.TokenCache, cache),
+        Lifecycle.layerTest(makeTestLifecycle()),
+      ),
+    ),
+    Layer.provide(log.layer),
+  )
+
+describe("§2.8 an Effect is a recipe", () => {
+  it.effect(
+    "§2.8 an Effect is a recipe: a stored getToken() effect re-reads the session, the cache and the clock on every run",
+    () => {
+      const source = makeFakeSource({ lifetimeSeconds: 60 })
+      return withClient(source, (tok) =>
+        Effect.gen(function* () {
+          yield* tok.setSession("sess_1")
+          const first = yield* tok.getToken()
+          // Built while a cached token would answer it.
+          const get = tok.getToken()
+          expect((yield* get).jwt).toBe(first.jwt)
+          expect(source.requests).toHaveLength(1)
+          // Signed out: the same effect now fails.
+          yield* tok.setSession(null)
+          expect((yield* Effect.flip(get))._tag).toBe("NotSignedInError")
+          // Signed in again: it fetches for the new session.
+          yield* tok.setSession("sess_2")
+          expect((yield* get).sessionId).toBe("sess_2")
+          expect(source.requests).toHaveLength(2)
+          // Past the buffer: it fetches anew, as a fresh call would.
+          yield* TestClock.adjust("55 seconds")
+          const later = yield* get
+          expect(source.requests).toHaveLength(3)
+          expect(later.source).toBe("network")
+        }),
+      )
+    },
+  )
+})
+
+describe("§2.9 every caller is answered", () => {
+  it.effect(
+    "§2.9 every caller is answered: a store that throws fails every caller of the request with the defect, logged once",
+    () => {
+      const boom = new Error("the store is full")
+      const cache = TokenCache.make()
+      const throwing: TokenCache.Service = {
+        ...cache,
+        set: () => {
+          throw boom
+        },
+      }
+      const source = makeFakeSource({ delayMs: 10 })
+      const log = errorLog()
+      return Effect.gen(function* () {
+        const tok = yield* TokenClient.TokenClient
+        yield* tok.setSession("sess_1")
+        const callers = yield* Effect.forEach(Array.from({ length: 3 }), () =>
+          Effect.forkChild(Effect.exit(tok.getToken())),
+        )
+        yield* TestClock.adjust("10 millis")
+        const exits = yield* Effect.forEach(callers, Fiber.join)
+        for (const exit of exits) {
+          expect(Exit.isFailure(exit) && Cause.squash(exit.cause)).toBe(boom)
+          expect(Exit.isFailure(exit) && Cause.hasDies(exit.cause)).toBe(true)
+        }
+        expect(source.requests).toHaveLength(1)
+        expect(log.lines).toHaveLength(1)
+        expect(Cause.squash(log.lines[0]!.cause)).toBe(boom)
+        expect(inspectClient(tok).requests).toBe(0)
+      }).pipe(Effect.provide(clientWith(source, throwing, log)))
+    },
+  )
+
+  it.effect(
+    "§2.9 a defect stays a defect: a source that dies fails its callers with the defect, is logged once and not retried",
+    () => {
+      const bug = new TypeError("undefined is not a function")
+      const source = makeFakeSource()
+      source.enqueue({ die: bug })
+      const log = errorLog()
+      return Effect.gen(function* () {
+        const tok = yield* TokenClient.TokenClient
+        yield* tok.setSession("sess_1")
+        const exit = yield* Effect.exit(tok.getToken())
+        expect(Exit.isFailure(exit) && Cause.hasDies(exit.cause)).toBe(true)
+        expect(Exit.isFailure(exit) && Cause.squash(exit.cause)).toBe(bug)
+        expect(source.requests).toHaveLength(1)
+        expect(log.lines).toHaveLength(1)
+        // The next call starts afresh.
+        expect((yield* tok.getToken()).source).toBe("network")
+      }).pipe(Effect.provide(clientWith(source, TokenCache.make(), log)))
+    },
+  )
+
+  it("§2.9 a defect stays a defect: the Promise face rejects with the thrown value", async () => {
+    const bug = new TypeError("undefined is not a function")
+    const tok = createTokenClient({
+      source: TokenSource.fromFunction(() => Effect.die(bug)),
+      session: "sess_1",
+    })
+    await expect(tok.getToken({ template: "a" })).rejects.toBe(bug)
+    await expect(tok.getToken()).rejects.toBe(bug)
+    await tok.dispose()
+  })
+
+  it.effect(
+    "§2.9 a defect stays a defect: invalidate passes a store's bug on, never as InvalidOptionsError",
+    () => {
+      const bug = new Error("entries is broken")
+      const throwing: TokenCache.Service = {
+        ...TokenCache.make(),
+        entries: () => {
+          throw bug
+        },
+      }
+      return Effect.gen(function* () {
+        const tok = yield* TokenClient.TokenClient
+        const exit = yield* Effect.exit(tok.invalidate({ template: "a" }))
+        expect(Exit.isFailure(exit) && Cause.hasDies(exit.cause)).toBe(true)
+        expect(Exit.isFailure(exit) && Cause.squash(exit.cause)).toBe(bug)
+        const bad = yield* Effect.flip(tok.invalidate("x" as never))
+        expect(bad._tag).toBe("InvalidOptionsError")
+      }).pipe(Effect.provide(clientWith(makeFakeSource(), throwing, errorLog())))
+    },
+  )
+})
+
+describe("§3 malformed lifetimes", () => {
+  it.effect(
+    "§3 errors: a lifetime too long to be a date (exp of 1e308) is MalformedTokenError, never cached forever",
+    () => {
+      const source = makeFakeSource()
+      source.enqueue({ jwt: fakeJwt({ sub: "user_1", iat: 0, exp: 1e308 }) })
+      source.enqueue({ jwt: fakeJwt({ sub: "user_1", iat: -1e308, exp: 1e308 }) })
+      return withClient(source, (tok) =>
+        Effect.gen(function* () {
+          yield* tok.setSession("sess_1")
+          for (let i = 0; i < 2; i++) {
+            const error = yield* Effect.flip(tok.getToken())
+            expect(error._tag).toBe("MalformedTokenError")
+          }
+          expect(inspectClient(tok).cachedTokens).toBe(0)
+        }),
+      )
+    },
+  )
+})
+
+describe("§4 the public TokenClient type", () => {
+  it.effect(
+    "§4 TokenClient: the service holds only its public API, so a test double needs no engine",
+    () =>
+      Effect.gen(function* () {
+        const tok = yield* TokenClient.TokenClient
+        expect(Object.keys(tok).sort()).toEqual(
+          ["getToken", "invalidate", "session", "setSession", "watch"].sort(),
+        )
+        // A double written against the public type alone is a TokenClient.
+        const double: TokenClient.Service = {
+          getToken: () => Effect.fail(new NotSignedInError()),
+          setSession: () => Effect.void,
+          session: { get: Effect.succeed(null), changes: Stream.make(null) },
+          watch: () => Effect.die("not used"),
+          invalidate: () => Effect.void,
+        }
+        const error = yield* Effect.flip(double.getToken())
+        expect(error._tag).toBe("NotSignedInError")
+      }).pipe(Effect.provide(testClientLayer(makeFakeSource()))),
+  )
 })

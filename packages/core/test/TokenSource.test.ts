@@ -1,5 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber, Layer } from "effect"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
 import { TestClock } from "effect/testing"
 import { TokenSource, TokenSourceError } from "@tok/core"
 import { fakeJwt } from "@tok/core/testing"
@@ -126,6 +128,40 @@ describe("answers", () => {
           }),
       )
       expect(error.retryAfterMs).toBe(30_000)
+    }),
+  )
+
+  it.effect(
+    "§1 lifetime on the local clock: a Retry-After date is measured against the response's Date header, not a clock minutes off",
+    () =>
+      Effect.gen(function* () {
+        // The local clock is 10 minutes ahead of the server's.
+        yield* TestClock.setTime(Date.UTC(2030, 0, 1, 0, 10, 0))
+        const error = yield* failWith(
+          () =>
+            new Response("", {
+              status: 429,
+              headers: {
+                date: "Tue, 01 Jan 2030 00:00:00 GMT",
+                "retry-after": "Tue, 01 Jan 2030 00:00:30 GMT",
+              },
+            }),
+        )
+        expect(error.retryAfterMs).toBe(30_000)
+      }),
+  )
+
+  it.effect("a Retry-After date with an unusable Date header falls back to the Clock", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(Date.UTC(2030, 0, 1, 0, 0, 0))
+      const error = yield* failWith(
+        () =>
+          new Response("", {
+            status: 503,
+            headers: { date: "yesterday", "retry-after": "Tue, 01 Jan 2030 00:00:20 GMT" },
+          }),
+      )
+      expect(error.retryAfterMs).toBe(20_000)
     }),
   )
 

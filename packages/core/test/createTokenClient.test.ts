@@ -10,8 +10,10 @@ import {
   type TokClientConfig,
   type Token,
   type TokenState,
+  TokenSource,
   TokenSourceError,
 } from "@tok/core"
+import * as Effect from "effect/Effect"
 import { fakeJwt, inspectClient } from "@tok/core/testing"
 
 // ---------------------------------------------------------------------------
@@ -543,5 +545,31 @@ describe("fake timers work", () => {
     await vi.advanceTimersByTimeAsync(3000)
     expect((await pending)?.source).toBe("network")
     expect(calls).toBe(3)
+  })
+})
+
+describe("§2.7 nothing leaks: dispose", () => {
+  it("§2.7 nothing leaks: dispose() resolves only once every request has finished being interrupted", async () => {
+    let cleanedUp = false
+    const tok = createTokenClient({
+      source: TokenSource.fromFunction(() =>
+        Effect.never.pipe(
+          // A source that needs a moment (a macrotask) to release what it holds.
+          Effect.onInterrupt(() =>
+            Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve))).pipe(
+              Effect.andThen(Effect.sync(() => void (cleanedUp = true))),
+            ),
+          ),
+        ),
+      ),
+      session: "sess_1",
+    })
+    const pending = tok.getToken().catch((error: unknown) => error)
+    await Promise.resolve()
+    expect(inspectClient(tok).fibers).toBeGreaterThan(0)
+    await tok.dispose()
+    expect(cleanedUp).toBe(true)
+    expect(inspectClient(tok).fibers).toBe(0)
+    expect(await pending).toMatchObject({ name: "AbortError" })
   })
 })

@@ -2,7 +2,8 @@
  * Edges found in review: each test failed before its fix.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber } from "effect"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import { TestClock } from "effect/testing"
 import {
   clerkBackendApi,

@@ -3,7 +3,9 @@
  * never a request — and good ones work (property-based, fast-check).
  */
 import { describe, expect, it } from "vitest"
-import { Effect, Exit, Layer } from "effect"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
 import fc from "fast-check"
 import { createTokenClient, fromFunction, InvalidOptionsError, TokenClient } from "@tok/core"
 import { fakeJwt, makeFakeSource } from "@tok/core/testing"

@@ -2,7 +2,7 @@
  * Plumbing shared by the tests: run a body against a `TokenClient` built on
  * the public fakes of `@tok/core/testing`. No fakes live here.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { TestClock } from "effect/testing"
 import { type InvalidOptionsError, type Token, TokenClient } from "@tok/core"
 import { type FakeSource, type TestLifecycle, testClientLayer } from "@tok/core/testing"

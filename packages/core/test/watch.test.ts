@@ -1,8 +1,16 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Clock, Effect, Fiber } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import { TestClock } from "effect/testing"
 import type { Token, TokenClient, TokenState, TokenWatcher } from "@tok/core"
-import { inspectClient, makeFakeSource, makeTestLifecycle } from "@tok/core/testing"
+import {
+  type FakeStep,
+  fakeJwt,
+  inspectClient,
+  makeFakeSource,
+  makeTestLifecycle,
+} from "@tok/core/testing"
 import { settle, withClient } from "./support.ts"
 
 /** Subscribes `count` listeners to `watcher`; returns the states each saw and the unsubscribes. */
@@ -96,7 +104,7 @@ describe("§2.4 minimal traffic", () => {
         }),
       )
     },
-    30_000,
+    120_000,
   )
 
   it.effect(
@@ -118,7 +126,7 @@ describe("§2.4 minimal traffic", () => {
         { refreshJitter: 0 },
       )
     },
-    30_000,
+    120_000,
   )
 
   it.effect(
@@ -141,7 +149,7 @@ describe("§2.4 minimal traffic", () => {
         { refreshJitter: 0 },
       )
     },
-    30_000,
+    120_000,
   )
 
   it.effect(
@@ -171,7 +179,7 @@ describe("§2.4 minimal traffic", () => {
         }),
       )
     },
-    30_000,
+    120_000,
   )
 
   it.effect(
@@ -197,7 +205,7 @@ describe("§2.4 minimal traffic", () => {
         }),
       )
     },
-    30_000,
+    120_000,
   )
 })
 
@@ -615,7 +623,7 @@ describe("watch", () => {
     )
   })
 
-  it.effect("a failed background refresh is retried after retry.maxDelay", () => {
+  it.effect("a permanently failed background refresh waits for a trigger, then tries once", () => {
     const source = makeFakeSource({ lifetimeSeconds: 60 })
     return withClient(
       source,
@@ -628,9 +636,9 @@ describe("watch", () => {
           yield* TestClock.adjust("50 seconds")
           expect(source.requests).toHaveLength(2)
           expect(watcher.getSnapshot().status).toBe("error")
-          yield* TestClock.adjust("1999 millis")
+          yield* TestClock.adjust("1 hour")
           expect(source.requests).toHaveLength(2)
-          yield* TestClock.adjust("1 millis")
+          yield* Effect.promise(() => watcher.refresh())
           expect(source.requests).toHaveLength(3)
           expect(watcher.getSnapshot().status).toBe("ready")
         }),
@@ -760,5 +768,173 @@ describe("watch", () => {
         expect(error._tag).toBe("InvalidOptionsError")
       }),
     ),
+  )
+})
+
+/** A fake source that stops answering after `limit` requests, so a storm ends the test instead of hanging it. */
+const bounded = (limit: number, answer: () => FakeStep | undefined) =>
+  makeFakeSource({
+    lifetimeSeconds: 60,
+    respond: (_request, index) => (index >= limit ? { hang: true } : answer()),
+  })
+
+describe("§2.4 minimal traffic: failures and repeats", () => {
+  it.effect(
+    "§2.4 minimal traffic: a source that repeats a JWT never causes a refetch storm",
+    () => {
+      // A caching proxy: the same JWT, 60 s of life, whatever is asked.
+      const same = fakeJwt({ sub: "user_1", iat: 0, exp: 60 })
+      const source = bounded(10_000, () => ({ jwt: same }))
+      return withClient(source, (tok) =>
+        Effect.gen(function* () {
+          yield* tok.setSession("sess_1")
+          const watcher = yield* tok.watch()
+          watcher.subscribe(() => undefined)
+          yield* settle
+          const first = (watcher.getSnapshot() as { token: Token.Token }).token
+          yield* TestClock.adjust("1 hour")
+          expect(source.requests.length).toBeLessThanOrEqual(75)
+          // Received again, the JWT kept the expiry it was first given.
+          const again = yield* Effect.exit(tok.getToken({ skipCache: true }))
+          expect(again._tag).toBe("Failure")
+          expect(first.expiresAt).toBe(60_000)
+        }),
+      )
+    },
+  )
+
+  it.effect(
+    "§2.4 minimal traffic: a JWT received again keeps the expiry it was first given",
+    () => {
+      const same = fakeJwt({ sub: "user_1", iat: 0, exp: 60 })
+      const source = makeFakeSource({ respond: () => ({ jwt: same }) })
+      return withClient(source, (tok) =>
+        Effect.gen(function* () {
+          yield* tok.setSession("sess_1")
+          const first = yield* tok.getToken()
+          yield* TestClock.adjust("30 seconds")
+          const again = yield* tok.getToken({ skipCache: true })
+          expect(again.jwt).toBe(first.jwt)
+          expect(again.expiresAt).toBe(first.expiresAt)
+          expect(source.requests).toHaveLength(2)
+        }),
+      )
+    },
+  )
+
+  it.effect(
+    "§2.4 minimal traffic: a permanent failure costs a watched key one request per trigger, at most 10 an hour",
+    () => {
+      const source = bounded(10_000, () => ({ fail: { status: 404 } }))
+      const lifecycle = makeTestLifecycle()
+      return withClient(
+        source,
+        (tok) =>
+          Effect.gen(function* () {
+            yield* tok.setSession("sess_1")
+            const watcher = yield* tok.watch({ template: "gone" })
+            watcher.subscribe(() => undefined)
+            yield* TestClock.adjust("1 hour")
+            expect(source.requests).toHaveLength(1)
+            expect(watcher.getSnapshot()).toMatchObject({
+              status: "error",
+              error: { _tag: "TemplateNotFoundError" },
+            })
+            // Each trigger costs one request: refresh(), invalidate, a resume, a session change.
+            yield* Effect.promise(() => watcher.refresh())
+            expect(source.requests).toHaveLength(2)
+            yield* tok.invalidate({ template: "gone" })
+            yield* settle
+            expect(source.requests).toHaveLength(3)
+            lifecycle.setVisible(false)
+            lifecycle.setVisible(true)
+            yield* settle
+            expect(source.requests).toHaveLength(4)
+            yield* tok.setSession("sess_2")
+            yield* settle
+            expect(source.requests).toHaveLength(5)
+            yield* TestClock.adjust("1 hour")
+            expect(source.requests).toHaveLength(5)
+          }),
+        undefined,
+        lifecycle,
+      )
+    },
+  )
+
+  it.effect("§2.4 minimal traffic: a forbidden session (403) is not polled", () => {
+    const source = bounded(10_000, () => ({ fail: { status: 403 } }))
+    return withClient(source, (tok) =>
+      Effect.gen(function* () {
+        yield* tok.setSession("sess_1")
+        const watcher = yield* tok.watch()
+        watcher.subscribe(() => undefined)
+        yield* TestClock.adjust("1 hour")
+        expect(source.requests).toHaveLength(1)
+      }),
+    )
+  })
+
+  it.effect(
+    "§2.4 minimal traffic: a dead server costs a watched key no more than a healthy one (≤ 75 an hour), on a backoff from 5 s",
+    () => {
+      const source = bounded(10_000, () => ({ fail: {} }))
+      return withClient(source, (tok) =>
+        Effect.gen(function* () {
+          yield* tok.setSession("sess_1")
+          const watcher = yield* tok.watch()
+          watcher.subscribe(() => undefined)
+          // The first round: 4 attempts within the retry policy's delays.
+          yield* TestClock.adjust("2 seconds")
+          expect(source.requests).toHaveLength(4)
+          expect(watcher.getSnapshot()).toMatchObject({
+            status: "error",
+            error: { _tag: "TokenUnavailableError" },
+          })
+          const lastOfRound = source.requestTimes[3]!
+          yield* TestClock.adjust("1 hour")
+          // The next round starts at least 5 s after the first ended.
+          expect(source.requestTimes[4]! - lastOfRound).toBeGreaterThanOrEqual(5000)
+          const withinHour = source.requestTimes.filter((t) => t < 3_600_000)
+          expect(withinHour.length).toBeLessThanOrEqual(75)
+          // It keeps trying, on a backoff capped at 5 min (plus jitter).
+          expect(withinHour.length).toBeGreaterThanOrEqual(4 * 12)
+          const gaps = source.requestTimes.slice(1).map((t, i) => t - source.requestTimes[i]!)
+          expect(Math.max(...gaps)).toBeLessThanOrEqual(6 * 60_000)
+        }),
+      )
+    },
+  )
+})
+
+describe("§2.5 a 401 ends a session for its watchers too", () => {
+  it.effect(
+    "§2.5 transient and permanent failures: a 401 for an explicit session tells its watchers, none keeps its token",
+    () => {
+      const source = makeFakeSource()
+      return withClient(source, (tok) =>
+        Effect.gen(function* () {
+          yield* tok.setSession("sess_1")
+          const plain = yield* tok.watch({ sessionId: "sess_9" })
+          const templated = yield* tok.watch({ sessionId: "sess_9", template: "a" })
+          const mine = yield* tok.watch()
+          for (const watcher of [plain, templated, mine]) watcher.subscribe(() => undefined)
+          yield* settle
+          expect(plain.getSnapshot().status).toBe("ready")
+          expect(templated.getSnapshot().status).toBe("ready")
+          source.enqueue({ fail: { status: 401 } })
+          const error = yield* Effect.flip(
+            tok.getToken({ sessionId: "sess_9", template: "b", skipCache: true }),
+          )
+          expect(error._tag).toBe("NotSignedInError")
+          expect(plain.getSnapshot()).toEqual({ status: "signed-out" })
+          expect(templated.getSnapshot()).toEqual({ status: "signed-out" })
+          // The current session's watcher is not touched.
+          expect(mine.getSnapshot().status).toBe("ready")
+          yield* TestClock.adjust("1 hour")
+          expect(plain.getSnapshot()).toEqual({ status: "signed-out" })
+        }),
+      )
+    },
   )
 })

@@ -1,124 +1,46 @@
 /**
- * The token engine behind both faces of `TokenClient`.
+ * The token engine behind both faces of `TokenClient`: it wires the parts.
  *
- * State lives in plain structures (a cache, a map of requests in flight, the
- * session and its generation) mutated only in synchronous steps, so the
+ * - `keys.ts` — cache keys, watch ids, `invalidate` filters
+ * - `store.ts` — the cache as the client sees it (usable, monotonic, drop)
+ * - `session.ts` — the current session, its generation, its listeners
+ * - `flights.ts` — requests in flight: locate, join, start, settle, fence
+ * - `watch.ts` and `refresher.ts` — watched keys and what keeps them fresh
+ *
+ * State lives in plain structures mutated only in synchronous steps, so the
  * Promise face can answer a cache hit without entering the Effect runtime.
  * Requests, retries, timeouts and background refresh are Effect fibers run
- * with the client's context (its `Clock`, `Random`, `Fetch`), forked detached
- * from their callers — a request goes on when its callers give up — and
- * interrupted together when the client's scope closes.
+ * with the client's context (its `Clock`, `Random`, `Fetch`, `Logger`),
+ * forked detached from their callers — a request goes on when its callers
+ * give up — and kept in a `FiberSet`, so closing the client interrupts them
+ * all and waits until they are done.
  * @internal
  */
-import * as Cause from "effect/Cause"
-import * as Deferred from "effect/Deferred"
-import * as Duration from "effect/Duration"
-import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as Random from "effect/Random"
-import type * as Schedule from "effect/Schedule"
 import type * as Clock from "effect/Clock"
 import type * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
+import * as FiberSet from "effect/FiberSet"
 import type * as Lifecycle from "../Lifecycle.ts"
-import * as RetryPolicy from "../RetryPolicy.ts"
-import * as Token from "../Token.ts"
+import type * as Token from "../Token.ts"
 import type * as TokenCache from "../TokenCache.ts"
-import {
-  InvalidOptionsError,
-  MalformedTokenError,
-  NotSignedInError,
-  TemplateNotFoundError,
-  type TokenError,
-  TokenRequestError,
-  TokenUnavailableError,
-} from "../TokenError.ts"
-import { describe, type TokenRequest, TokenSourceError } from "../TokenSource.ts"
+import { InvalidOptionsError, type TokenError } from "../TokenError.ts"
 import type * as TokenSource from "../TokenSource.ts"
-import { sanitizeCode } from "./redact.ts"
-import {
-  type CallOptions,
-  type Checked,
-  checkCall,
-  checkSessionId,
-  type ResolvedConfig,
-} from "./options.ts"
+import { asEffect, type Flight, Flights, type JoinResult, type Outcome } from "./flights.ts"
+import { type InvalidateFilter, keyOf, matcher, watchIdOf } from "./keys.ts"
+import { type CallOptions, type Checked, checkCall, type ResolvedConfig } from "./options.ts"
+import { Session } from "./session.ts"
+import { Store } from "./store.ts"
+import { type TokenWatcher, Watch, type WatchHost } from "./watch.ts"
 
-/** A request in flight for one key, shared by every caller that joins it. */
-interface Flight {
-  readonly key: string
-  readonly request: TokenRequest
-  /** Start order: a later request's token is the newer one. */
-  readonly seq: number
-  /** What Effect callers await. */
-  readonly deferred: Deferred.Deferred<Token.Token, TokenError | SessionEnded>
-  /** What Promise-face callers wait on: plain callbacks, no fiber per caller. */
-  readonly listeners: Set<(outcome: Outcome) => void>
-  /** The outcome, once there is one. */
-  outcome: Outcome | undefined
-  /** Set when the session ended or the key was invalidated: the result is not cached. */
-  fenced: boolean
-  fiber: Fiber.Fiber<unknown, unknown> | undefined
-}
-
-/** How a flight ended. */
-type Outcome = Exit.Exit<Token.Token, TokenError | SessionEnded>
-
-/** What a wait ends with. */
-export type JoinResult = Token.Token | TokenError | "interrupted"
-
-/** Where a call stands (see `Engine.locate`). */
-type Located =
-  | { readonly _tag: "answered"; readonly result: JoinResult }
-  | { readonly _tag: "waiting"; readonly flight: Flight; readonly generation: number }
-
-const asEffect = (result: JoinResult): Effect.Effect<Token.Token, TokenError> =>
-  result === "interrupted"
-    ? Effect.interrupt
-    : "jwt" in result
-      ? Effect.succeed(result)
-      : Effect.fail(result)
-
-/** The outcome of a flight whose session ended before it finished. */
-class SessionEnded {
-  readonly _tag = "SessionEnded"
-}
-const sessionEnded = new SessionEnded()
-
-/** Which tokens `invalidate` drops; an omitted field matches everything. */
-export interface InvalidateFilter {
-  readonly sessionId?: string | undefined
-  readonly template?: string | undefined
-  readonly organizationId?: string | undefined
-}
-
-/** Options of `watch`: the key to keep fresh. */
-export interface WatchOptions {
-  readonly template?: string | undefined
-  readonly organizationId?: string | undefined
-  readonly expirationBuffer?: number | undefined
-  readonly sessionId?: string | undefined
-}
-
-/** A handle on one watched key: the contract every adapter is built on. */
-export interface TokenWatcher {
-  /** The current state; checked against the clock on every call. */
-  readonly getSnapshot: () => Token.TokenState
-  /**
-   * Calls `listener` on every state change (never synchronously from
-   * `subscribe` itself: read `getSnapshot()` after subscribing). The first
-   * subscriber of a key starts a fetch and background refresh; handles of
-   * one key and buffer share them; the last unsubscribe stops every timer and
-   * fiber of the key.
-   */
-  readonly subscribe: (listener: (state: Token.TokenState) => void) => () => void
-  /** Starts a `skipCache` fetch; resolves once its result is in the state. Never rejects. */
-  readonly refresh: () => Promise<void>
-}
+export { checkFilter, type InvalidateFilter } from "./keys.ts"
+export { Defect, type JoinResult } from "./flights.ts"
+export type { TokenWatcher, WatchOptions } from "./watch.ts"
 
 /** What a client holds right now: for tests that check nothing is left running. */
 export interface Activity {
-  /** Fibers of the client still running: requests, retries, refreshers, callers. */
+  /** Fibers of the client still running: requests, retries, refreshers. */
   readonly fibers: number
   /** Requests in flight. */
   readonly requests: number
@@ -128,26 +50,6 @@ export interface Activity {
   readonly cachedTokens: number
 }
 
-const SEP = "\u0000"
-
-/** The cache key of (session, template, organization). */
-export const keyOf = (
-  sessionId: string,
-  template: string | undefined,
-  organizationId: string | undefined,
-): string =>
-  organizationId === undefined
-    ? template === undefined
-      ? sessionId
-      : sessionId + SEP + template
-    : sessionId + SEP + (template ?? "") + SEP + SEP + organizationId
-
-const SIGNED_OUT: Token.TokenState = { status: "signed-out" }
-const LOADING: Token.TokenState = { status: "loading" }
-
-const tokenOf = (state: Token.TokenState): Token.Token | undefined =>
-  (state as { readonly token?: Token.Token | undefined }).token
-
 /** What the engine needs from its context. */
 export interface Deps {
   readonly config: ResolvedConfig
@@ -156,64 +58,69 @@ export interface Deps {
   readonly lifecycle: Lifecycle.Service
   readonly clock: Clock.Clock
   readonly context: Context.Context<never>
+  /** Where forked fibers are kept; closed with the client's scope. */
+  readonly fibers: FiberSet.FiberSet<unknown, unknown>
 }
 
 /**
- * The state machine of one client: session and generation, cache, requests
- * in flight, watchers. Every method that changes state is synchronous;
- * requests and refreshers run as fibers it forks and tracks.
+ * One client: session, store, flights and watchers, wired. Every method that
+ * changes state is synchronous; requests and refreshers run as fibers it
+ * forks into its `FiberSet`.
  */
 export class Engine {
   readonly config: ResolvedConfig
   readonly clock: Clock.Clock
-  private readonly source: TokenSource.Service
-  private readonly cache: TokenCache.Service
   readonly lifecycle: Lifecycle.Service
   private readonly context: Context.Context<never>
-  private readonly sessionListeners = new Set<(sessionId: string | null) => void>()
-  private readonly schedule: Schedule.Schedule<number, TokenSourceError>
-  private readonly retryable: (error: TokenSourceError) => boolean
-
-  /** The current session, its generation, and what follows from it. */
-  sessionId: string | null = null
-  generation = 0
-  private sessionProblem: InvalidOptionsError | undefined
-  /** The cache key of the current session's plain token, when there is one. */
-  private defaultKey: string | undefined
-
-  /** The flight each key's callers join (the latest one started). */
-  private readonly flights = new Map<string, Flight>()
-  /**
-   * Every flight still running, joinable or not: a `skipCache` flight takes
-   * over its key in `flights`, and sign-out and `invalidate` must still fence
-   * the older one.
-   */
-  private readonly live = new Set<Flight>()
-  /** Which request each cached token came from (its `Flight.seq`). */
-  private readonly origins = new WeakMap<Token.Token, number>()
-  private requestSeq = 0
-  private readonly fibers = new Set<Fiber.Fiber<unknown, unknown>>()
+  private readonly fibers: FiberSet.FiberSet<unknown, unknown>
+  private readonly session = new Session()
+  private readonly store: Store
+  private readonly flights: Flights
   private readonly watches = new Map<string, Watch>()
+  /** The client as a watch sees it. */
+  private readonly watchHost: WatchHost
   disposed = false
 
   constructor(deps: Deps) {
     this.config = deps.config
     this.clock = deps.clock
-    this.source = deps.source
-    this.cache = deps.cache
     this.lifecycle = deps.lifecycle
     this.context = deps.context
-    this.schedule = RetryPolicy.schedule(deps.config.retry)
-    this.retryable = RetryPolicy.isRetryable(deps.config.retry)
+    this.fibers = deps.fibers
+    this.store = new Store(deps.cache, deps.clock, deps.config.bufferMillis)
+    this.flights = new Flights({
+      config: deps.config,
+      clock: deps.clock,
+      source: deps.source,
+      store: this.store,
+      session: this.session,
+      isDisposed: () => this.disposed,
+      fork: (effect) => this.fork(effect),
+      stored: (key, token) => {
+        for (const watch of [...this.watches.values()]) watch.onStored(key, token)
+      },
+      ended: (sessionId) => this.endSession(sessionId),
+    })
+    this.watchHost = {
+      config: deps.config,
+      clock: deps.clock,
+      lifecycle: deps.lifecycle,
+      isDisposed: () => this.disposed,
+      currentSession: () => this.session.id,
+      peekChecked: (checked) => this.peekChecked(checked),
+      fetchOrJoin: (checked, refresh) => this.fetchOrJoin(checked, refresh),
+      fork: (effect) => this.fork(effect),
+      // A watch refreshes its key while it has subscribers.
+      register: (watch) => void this.watches.set(watch.id, watch),
+      unregister: (watch) => {
+        if (this.watches.get(watch.id) === watch) this.watches.delete(watch.id)
+      },
+    }
   }
 
-  /** The cached token of `key` if it is good for `bufferMillis` more. */
-  private usable(key: string, bufferMillis: number): Token.Token | undefined {
-    const token = this.cache.get(key)
-    return token !== undefined &&
-      this.clock.currentTimeMillisUnsafe() + bufferMillis < token.expiresAt
-      ? token
-      : undefined
+  /** The current session id. */
+  get sessionId(): string | null {
+    return this.session.id
   }
 
   /**
@@ -222,9 +129,9 @@ export class Engine {
    */
   peek(options: CallOptions | undefined): Token.Token | InvalidOptionsError | null | undefined {
     if (options === undefined) {
-      const key = this.defaultKey
-      if (key === undefined) return this.sessionId === null ? null : this.sessionProblem
-      return this.usable(key, this.config.bufferMillis)
+      const key = this.session.defaultKey
+      if (key === undefined) return this.session.id === null ? null : this.session.problem
+      return this.store.usable(key, this.config.bufferMillis)
     }
     const checked = checkCall(options, this.config.bufferMillis)
     return checked instanceof InvalidOptionsError ? checked : this.peekChecked(checked)
@@ -232,11 +139,11 @@ export class Engine {
 
   /** `peek` for options already checked. */
   peekChecked(checked: Checked): Token.Token | InvalidOptionsError | null | undefined {
-    const sessionId = checked.sessionId ?? this.sessionId
+    const sessionId = checked.sessionId ?? this.session.id
     if (sessionId === null) return null
-    if (checked.sessionId === undefined && this.sessionProblem) return this.sessionProblem
+    if (checked.sessionId === undefined && this.session.problem) return this.session.problem
     if (checked.skipCache) return undefined
-    return this.usable(
+    return this.store.usable(
       keyOf(sessionId, checked.template, checked.organizationId),
       checked.bufferMillis,
     )
@@ -259,10 +166,10 @@ export class Engine {
    */
   fetchOrJoin(checked: Checked, refresh = false): Effect.Effect<Token.Token, TokenError> {
     return Effect.suspend(() => {
-      const step = this.locate(checked, refresh)
+      const step = this.flights.locate(checked, refresh)
       if (step._tag === "answered") return asEffect(step.result)
       return Effect.flatMap(Effect.exit(Deferred.await(step.flight.deferred)), (outcome) => {
-        const result = this.interpret(checked, step.generation, outcome)
+        const result = this.flights.interpret(checked, step.generation, outcome)
         return result === "again" ? this.fetchOrJoin(checked, refresh) : asEffect(result)
       })
     })
@@ -278,11 +185,11 @@ export class Engine {
     let waiting: { flight: Flight; listener: (outcome: Outcome) => void } | undefined
     const step = (): void => {
       waiting = undefined
-      const located = this.locate(checked, false)
+      const located = this.flights.locate(checked, false)
       if (located._tag === "answered") return done(located.result)
       const listener = (outcome: Outcome): void => {
         waiting = undefined
-        const result = this.interpret(checked, located.generation, outcome)
+        const result = this.flights.interpret(checked, located.generation, outcome)
         return result === "again" ? step() : done(result)
       }
       // A source that answers synchronously has finished the flight already.
@@ -297,144 +204,9 @@ export class Engine {
     }
   }
 
-  /**
-   * Where a call stands now: answered (a usable cached token, signed out, a
-   * bad session id, disposed), or waiting on the key's flight — joined, or
-   * started (always started for `skipCache`).
-   */
-  private locate(checked: Checked, refresh: boolean): Located {
-    if (this.disposed) return { _tag: "answered", result: "interrupted" }
-    const explicit = checked.sessionId
-    const sessionId = explicit ?? this.sessionId
-    if (sessionId === null) return { _tag: "answered", result: new NotSignedInError() }
-    if (explicit === undefined && this.sessionProblem) {
-      return { _tag: "answered", result: this.sessionProblem }
-    }
-    const key = keyOf(sessionId, checked.template, checked.organizationId)
-    if (!checked.skipCache && !refresh) {
-      const token = this.usable(key, checked.bufferMillis)
-      if (token !== undefined) return { _tag: "answered", result: token }
-    }
-    const flight =
-      (checked.skipCache ? undefined : this.flights.get(key)) ??
-      this.startFlight(key, {
-        sessionId,
-        template: checked.template,
-        organizationId: checked.organizationId,
-      })
-    return { _tag: "waiting", flight, generation: this.generation }
-  }
-
-  /**
-   * What a finished flight means for a caller who asked at `generation`: its
-   * answer, or `"again"` when it asked for the current session and that
-   * session changed meanwhile (it is answered for the new one).
-   */
-  private interpret(checked: Checked, generation: number, outcome: Outcome): JoinResult | "again" {
-    const current = checked.sessionId === undefined
-    if (Exit.isSuccess(outcome)) {
-      return current && this.generation !== generation ? "again" : outcome.value
-    }
-    const failure = Cause.findErrorOption(outcome.cause)
-    if (failure._tag === "None") return "interrupted"
-    if (!(failure.value instanceof SessionEnded)) return failure.value
-    return current ? "again" : new NotSignedInError({ sessionId: checked.sessionId })
-  }
-
-  private startFlight(key: string, request: TokenRequest): Flight {
-    const flight: Flight = {
-      key,
-      request,
-      seq: ++this.requestSeq,
-      deferred: Deferred.makeUnsafe(),
-      listeners: new Set(),
-      outcome: undefined,
-      fenced: false,
-      fiber: undefined,
-    }
-    this.flights.set(key, flight)
-    this.live.add(flight)
-    let attempts = 0
-    const attempt = Effect.suspend(() => {
-      attempts++
-      return this.source.fetch(request)
-    }).pipe(
-      Effect.timeoutOrElse({
-        duration: Duration.millis(this.config.requestTimeout),
-        orElse: () =>
-          Effect.fail(
-            new TokenSourceError({
-              cause: RetryPolicy.timeoutCause,
-              message: "the request timed out",
-            }),
-          ),
-      }),
-    )
-    const program = attempt.pipe(
-      Effect.retry({ schedule: this.schedule, while: this.retryable }),
-      Effect.onExit((exit) => Effect.sync(() => this.settle(flight, exit, attempts))),
-    )
-    flight.fiber = this.fork(program)
-    return flight
-  }
-
-  /** Finishes a flight: every state change first, then its waiters. */
-  private settle(
-    flight: Flight,
-    exit: Exit.Exit<string, TokenSourceError>,
-    attempts: number,
-  ): void {
-    if (this.flights.get(flight.key) === flight) this.flights.delete(flight.key)
-    this.live.delete(flight)
-    if (Deferred.isDoneUnsafe(flight.deferred)) return
-    if (Exit.isSuccess(exit)) {
-      const made = Token.make(exit.value, flight.request, this.clock.currentTimeMillisUnsafe())
-      if (Token.isDecodeFailure(made)) {
-        finish(flight, Exit.fail(new MalformedTokenError(made)))
-        return
-      }
-      if (!flight.fenced) this.store(flight.key, made, flight.seq)
-      finish(flight, Exit.succeed(made))
-      return
-    }
-    if (Cause.hasInterruptsOnly(exit.cause)) {
-      finish(flight, Exit.interrupt())
-      return
-    }
-    const failure = Cause.findErrorOption(exit.cause)
-    const error =
-      failure._tag === "Some"
-        ? classify(failure.value, flight.request, attempts)
-        : new TokenUnavailableError({ reason: "network", attempts })
-    if (error._tag === "NotSignedInError") this.endSession(flight.request.sessionId)
-    finish(flight, Exit.fail(error))
-  }
-
-  /**
-   * Caches a fresh token unless the cached one came from a request that
-   * started later (DESIGN's monotonic cache): a slow old request never
-   * replaces a newer token, and a `skipCache` result is always cached, even
-   * when the server now issues shorter tokens.
-   */
-  private store(key: string, token: Token.Token, seq: number): void {
-    const existing = this.cache.get(key)
-    if (existing !== undefined) {
-      if ((this.origins.get(existing) ?? 0) > seq) return
-      // A token too short-lived to be answered from the cache never evicts one that is.
-      const now = this.clock.currentTimeMillisUnsafe()
-      const buffer = this.config.bufferMillis
-      if (now + buffer < existing.expiresAt && now + buffer >= token.expiresAt) return
-    }
-    const cached: Token.Token = { ...token, source: "cache" }
-    this.origins.set(cached, seq)
-    this.cache.set(key, cached)
-    for (const watch of [...this.watches.values()]) watch.onStored(key, cached)
-  }
-
   /** Calls `listener` with the new session id on every session change. */
   onSession(listener: (sessionId: string | null) => void): () => void {
-    this.sessionListeners.add(listener)
-    return () => void this.sessionListeners.delete(listener)
+    return this.session.onChange(listener)
   }
 
   /** Changes the current session: clears the previous one's tokens and requests. */
@@ -442,88 +214,43 @@ export class Engine {
     if (sessionId !== null && typeof sessionId !== "string") {
       throw new InvalidOptionsError({ detail: "a session id must be a string or null" })
     }
-    if (sessionId === this.sessionId || this.disposed) return
-    const previous = this.sessionId
-    this.sessionId = sessionId
-    this.generation++
-    this.sessionProblem = sessionId === null ? undefined : checkSessionId(sessionId, "session id")
-    this.defaultKey =
-      sessionId !== null && this.sessionProblem === undefined
-        ? keyOf(sessionId, undefined, undefined)
-        : undefined
+    if (sessionId === this.session.id || this.disposed) return
+    const previous = this.session.set(sessionId)
     const ended = previous === null ? [] : this.dropSession(previous)
     for (const watch of [...this.watches.values()]) watch.onSessionChange()
-    this.endFlights(ended)
-    for (const listener of [...this.sessionListeners]) {
-      // A listener that changed the session again has had everyone told already.
-      if (this.sessionId !== sessionId) break
-      try {
-        listener(sessionId)
-      } catch (error) {
-        reportListenerError(error)
-      }
-    }
+    this.flights.end(ended)
+    this.session.tell(sessionId)
   }
 
-  /** A 401 for `sessionId`: sign it out. */
+  /** A 401 for `sessionId`: sign it out, and tell its watchers (DESIGN §2.5). */
   private endSession(sessionId: string): void {
-    if (sessionId === this.sessionId) this.setSession(null)
-    else this.endFlights(this.dropSession(sessionId))
+    if (sessionId === this.session.id) return this.setSession(null)
+    this.flights.end(this.dropSession(sessionId))
+    for (const watch of [...this.watches.values()]) watch.onSessionEnded(sessionId)
   }
 
   /** Drops a session's tokens and fences its requests; returns them to be ended. */
-  private dropSession(sessionId: string): Array<Flight> {
-    for (const [key, token] of [...this.cache.entries()]) {
-      if (token.sessionId === sessionId) this.cache.delete(key)
-    }
-    const ended = [...this.live].filter((flight) => flight.request.sessionId === sessionId)
-    for (const flight of ended) this.fence(flight)
-    return ended
-  }
-
-  /** Its late result is not cached, and new callers no longer join it. */
-  private fence(flight: Flight): void {
-    flight.fenced = true
-    if (this.flights.get(flight.key) === flight) this.flights.delete(flight.key)
-  }
-
-  private endFlights(flights: ReadonlyArray<Flight>): void {
-    for (const flight of flights) {
-      finish(flight, Exit.fail(sessionEnded))
-      flight.fiber?.interruptUnsafe()
-    }
+  private dropSession(sessionId: string) {
+    const ofSession = (request: { readonly sessionId: string }) => request.sessionId === sessionId
+    this.store.drop(ofSession)
+    return this.flights.fence(ofSession)
   }
 
   /** Drops matching tokens and fences matching requests; watchers of them refetch. */
   invalidate(filter: InvalidateFilter | undefined): void {
-    if (filter !== undefined && (typeof filter !== "object" || filter === null)) {
-      throw new InvalidOptionsError({ detail: "the invalidate filter must be an object" })
-    }
-    const matches = (request: TokenRequest) =>
-      (filter?.sessionId === undefined || filter.sessionId === request.sessionId) &&
-      (filter?.template === undefined || filter.template === request.template) &&
-      (filter?.organizationId === undefined ||
-        (filter.organizationId === "" ? undefined : filter.organizationId) ===
-          request.organizationId)
-    for (const [key, token] of [...this.cache.entries()]) {
-      if (matches(token)) this.cache.delete(key)
-    }
-    for (const flight of [...this.live]) {
-      if (matches(flight.request)) this.fence(flight)
-    }
+    const matches = matcher(filter)
+    this.store.drop(matches)
+    this.flights.fence(matches)
     for (const watch of [...this.watches.values()]) {
       const request = watch.request()
       if (request !== undefined && matches(request)) watch.poke(true)
     }
   }
 
-  /** Runs `effect` on the client's context, detached; interrupted on dispose. */
+  /** Runs `effect` on the client's context, detached; interrupted when the client closes. */
   fork<A, E>(effect: Effect.Effect<A, E>): Fiber.Fiber<A, E> {
     const fiber = Effect.runForkWith(this.context)(effect)
-    if (fiber.pollUnsafe() === undefined) {
-      this.fibers.add(fiber)
-      fiber.addObserver(() => this.fibers.delete(fiber))
-    }
+    if (fiber.pollUnsafe() === undefined) FiberSet.addUnsafe(this.fibers, fiber)
     return fiber
   }
 
@@ -532,14 +259,12 @@ export class Engine {
    * one refresher while any of them is subscribed.
    */
   watch(checked: Checked): TokenWatcher {
-    const id = `${checked.sessionId ?? ""}${SEP}${checked.template ?? ""}${SEP}${
-      checked.organizationId ?? ""
-    }${SEP}${checked.bufferMillis}`
+    const id = watchIdOf(checked)
     let own: Watch | undefined
     const current = (): Watch => {
       const live = this.watches.get(id)
       if (live !== undefined) return (own = live)
-      if (own === undefined || own.stopped) own = new Watch(this, id, checked)
+      if (own === undefined || own.stopped) own = new Watch(this.watchHost, id, checked)
       return own
     }
     return {
@@ -549,444 +274,40 @@ export class Engine {
     }
   }
 
-  /** Makes `watch` the refresher of its key while it has subscribers. */
-  register(watch: Watch): void {
-    this.watches.set(watch.id, watch)
-  }
-
-  /** Forgets `watch` when its last subscriber leaves. */
-  unregister(watch: Watch): void {
-    if (this.watches.get(watch.id) === watch) this.watches.delete(watch.id)
-  }
-
   /** What the client holds right now. */
   activity(): Activity {
+    const fibers = this.fibers.state._tag === "Open" ? this.fibers.state.backing.size : 0
     return {
-      fibers: this.fibers.size,
-      requests: this.live.size,
+      fibers,
+      requests: this.flights.live.size,
       watchedKeys: this.watches.size,
-      cachedTokens: this.cache.size(),
+      cachedTokens: this.store.size(),
     }
-  }
-
-  /** Closes the client: every fiber is interrupted, every watcher stopped, the cache emptied. */
-  dispose(): void {
-    if (this.disposed) return
-    this.disposed = true
-    for (const watch of [...this.watches.values()]) watch.stop()
-    this.watches.clear()
-    for (const fiber of [...this.fibers]) fiber.interruptUnsafe()
-    this.cache.clear()
-  }
-}
-
-/** Maps a source failure to the `TokenError` the caller sees (DESIGN §2.5, §3). */
-export const classify = (
-  error: TokenSourceError,
-  request: TokenRequest,
-  attempts: number,
-): TokenError => {
-  const status = error.status
-  const reason = RetryPolicy.transientReason(error)
-  if (reason !== undefined) {
-    return new TokenUnavailableError({
-      reason,
-      status,
-      retryAfterMs: RetryPolicy.retryAfterOf(error),
-      attempts,
-    })
-  }
-  if (status === undefined) return new TokenUnavailableError({ reason: "network", attempts })
-  if (status >= 200 && status < 300) return new MalformedTokenError({ detail: describe(error) })
-  if (status === 401) {
-    // A 401 means the session has ended — unless the server says the
-    // credentials are wrong: a bad secret key must not sign every user out.
-    const code = sanitizeCode(error.code)
-    return code !== undefined && CREDENTIAL_CODES.has(code)
-      ? new TokenRequestError({ status, code })
-      : new NotSignedInError({ sessionId: request.sessionId })
-  }
-  if (status === 404 && request.template !== undefined) {
-    return new TemplateNotFoundError({ template: request.template })
-  }
-  return new TokenRequestError({ status, code: sanitizeCode(error.code) })
-}
-
-/** Clerk's error codes for a request whose credentials (not session) are wrong. */
-const CREDENTIAL_CODES: ReadonlySet<string> = new Set([
-  "clerk_key_invalid",
-  "secret_key_invalid",
-  "authorization_header_missing",
-  "authorization_header_format_invalid",
-  "authorization_invalid",
-])
-
-/** Completes a flight: its Effect waiters, then its Promise-face listeners. */
-const finish = (flight: Flight, outcome: Outcome): void => {
-  flight.outcome = outcome
-  Deferred.doneUnsafe(flight.deferred, outcome)
-  for (const listener of [...flight.listeners]) listener(outcome)
-  flight.listeners.clear()
-}
-
-/**
- * One watched key: its state, its subscribers, and the fiber that keeps it
- * fresh while anyone subscribes.
- */
-class Watch {
-  readonly id: string
-  private readonly listeners = new Set<(state: Token.TokenState) => void>()
-  private state: Token.TokenState
-  /** The session the state belongs to (`null`: signed out). */
-  private stateSession: string | null
-  private fiber: Fiber.Fiber<unknown, unknown> | undefined
-  private wake: Deferred.Deferred<void> | undefined
-  /** Set by `poke`: the refresher looks again before it sleeps. */
-  private poked = false
-  /** Set by `refresh()` and `invalidate`: the next fetch is a `skipCache` one. */
-  private force = false
-  /** `refresh()` callers waiting for the next forced fetch to land. */
-  private refreshWaiters: Array<() => void> = []
-  private stopLifecycle: (() => void) | undefined
-  /** The token a refresh is planned for, and when. */
-  private plannedFor: string | undefined
-  private refreshAt = 0
-  stopped = false
-
-  private readonly engine: Engine
-  private readonly checked: Checked
-
-  constructor(engine: Engine, id: string, checked: Checked) {
-    this.engine = engine
-    this.id = id
-    this.checked = checked
-    this.stateSession = this.sessionId()
-    this.state = this.initialState()
-  }
-
-  private sessionId(): string | null {
-    return this.checked.sessionId ?? this.engine.sessionId
-  }
-
-  /** The request this watch would make now, if a session is there. */
-  request(): TokenRequest | undefined {
-    const sessionId = this.sessionId()
-    return sessionId === null
-      ? undefined
-      : { sessionId, template: this.checked.template, organizationId: this.checked.organizationId }
-  }
-
-  private key(): string | undefined {
-    const request = this.request()
-    return request && keyOf(request.sessionId, request.template, request.organizationId)
-  }
-
-  /** A cached token good for the watch's buffer, if there is one. */
-  private cached(): Token.Token | undefined {
-    const hit = this.engine.peekChecked({ ...this.checked, skipCache: false })
-    return hit instanceof Object && "jwt" in hit ? hit : undefined
-  }
-
-  private initialState(): Token.TokenState {
-    if (this.sessionId() === null) return SIGNED_OUT
-    const token = this.cached()
-    return token === undefined ? LOADING : { status: "ready", token }
-  }
-
-  getSnapshot(): Token.TokenState {
-    if (this.fiber === undefined) this.mirrorCache()
-    const next = this.expiredState()
-    if (next === undefined) return this.state
-    // A timer was late (sleeping laptop, throttled tab): never show an expired token.
-    this.state = next
-    if (this.fiber !== undefined) {
-      queueMicrotask(() => {
-        if (this.state === next) this.notify(next)
-      })
-      if (this.engine.config.autoRefresh) this.poke(false)
-    }
-    return next
-  }
-
-  /** The state without its token once that token has expired; `undefined` while it is valid. */
-  private expiredState(): Token.TokenState | undefined {
-    const state = this.state
-    const token = tokenOf(state)
-    if (token === undefined || this.engine.clock.currentTimeMillisUnsafe() < token.expiresAt) {
-      return undefined
-    }
-    return state.status === "error" ? { status: "error", error: state.error } : LOADING
-  }
-
-  /** In the refresher: an expired token leaves the state, and subscribers are told. */
-  private dropExpired(): void {
-    const next = this.expiredState()
-    if (next !== undefined) this.setState(next)
-  }
-
-  /** Without a refresher nobody updates the state: follow the session and the cache. */
-  private mirrorCache(): void {
-    const session = this.sessionId()
-    if (session !== this.stateSession) {
-      this.stateSession = session
-      this.state = this.initialState()
-      return
-    }
-    if (session === null) return
-    const token = this.cached()
-    if (token !== undefined && token.jwt !== tokenOf(this.state)?.jwt) {
-      this.state = { status: "ready", token }
-    }
-  }
-
-  subscribe(listener: (state: Token.TokenState) => void): () => void {
-    const wrapped = (state: Token.TokenState) => listener(state)
-    // Start before adding the listener: nothing that happens while starting
-    // reaches it synchronously (read `getSnapshot()` after subscribing).
-    if (this.listeners.size === 0) this.start()
-    this.listeners.add(wrapped)
-    let done = false
-    return () => {
-      if (done) return
-      done = true
-      this.listeners.delete(wrapped)
-      if (this.listeners.size === 0) this.stop()
-    }
-  }
-
-  refresh(): Promise<void> {
-    if (this.engine.disposed) return Promise.resolve()
-    return new Promise((resolve) => {
-      if (this.fiber === undefined) {
-        // Nobody subscribes: one fetch, its result into the state.
-        this.engine.fork(this.fetch(true).pipe(Effect.ensuring(Effect.sync(resolve))))
-      } else {
-        this.refreshWaiters.push(resolve)
-        this.poke(true)
-      }
-    })
-  }
-
-  onStored(key: string, token: Token.Token): void {
-    if (this.fiber !== undefined && key === this.key()) this.setState({ status: "ready", token })
-  }
-
-  onSessionChange(): void {
-    if (this.checked.sessionId !== undefined) return
-    const running = this.fiber !== undefined
-    if (running) this.interrupt()
-    this.plannedFor = undefined
-    this.stateSession = this.sessionId()
-    this.setState(this.initialState())
-    if (running) this.run()
-  }
-
-  /** Wakes the refresher; `force` makes its next fetch a `skipCache` one. */
-  poke(force: boolean): void {
-    if (force) this.force = true
-    this.poked = true
-    const wake = this.wake
-    if (wake !== undefined) {
-      this.wake = undefined
-      Deferred.doneUnsafe(wake, Effect.void)
-    }
-  }
-
-  private start(): void {
-    if (this.engine.disposed) return
-    this.stopped = false
-    this.engine.register(this)
-    this.stopLifecycle = this.engine.lifecycle.onResume(() => this.poke(false))
-    // Catch up silently with what changed while nobody was subscribed.
-    this.mirrorCache()
-    this.run()
-  }
-
-  private run(): void {
-    this.fiber = this.engine.fork(this.loop())
-  }
-
-  private interrupt(): void {
-    const fiber = this.fiber
-    this.fiber = undefined
-    this.wake = undefined
-    fiber?.interruptUnsafe()
-  }
-
-  stop(): void {
-    this.interrupt()
-    this.stopLifecycle?.()
-    this.stopLifecycle = undefined
-    this.stopped = true
-    this.force = false
-    this.settleRefreshes(this.refreshWaiters)
-    this.engine.unregister(this)
-  }
-
-  private setState(next: Token.TokenState): void {
-    if (next === this.state) return
-    const current = this.state
-    if (
-      next.status === current.status &&
-      next.status !== "error" &&
-      tokenOf(next)?.jwt === tokenOf(current)?.jwt
-    ) {
-      return
-    }
-    this.state = next
-    this.notify(next)
-  }
-
-  private notify(state: Token.TokenState): void {
-    for (const listener of [...this.listeners]) {
-      try {
-        listener(state)
-      } catch (error) {
-        reportListenerError(error)
-      }
-    }
-  }
-
-  private settleRefreshes(waiters: Array<() => void>): void {
-    if (waiters === this.refreshWaiters) this.refreshWaiters = []
-    for (const resolve of waiters) resolve()
-  }
-
-  /** A token of the state that is still valid (not necessarily outside the buffer). */
-  private validToken(): Token.Token | undefined {
-    const token = tokenOf(this.state)
-    return token !== undefined && this.engine.clock.currentTimeMillisUnsafe() < token.expiresAt
-      ? token
-      : undefined
-  }
-
-  /** One fetch into the state: `skipCache` when forced, else a refresh that joins a request in flight. */
-  private fetch(skipCache: boolean): Effect.Effect<"ok" | "failed" | "signed-out"> {
-    return Effect.suspend(() => {
-      if (this.validToken() === undefined && this.request() !== undefined) {
-        this.setState(LOADING)
-      }
-      return Effect.matchCause(
-        this.engine.fetchOrJoin({ ...this.checked, skipCache }, !skipCache),
-        {
-          onSuccess: (token) => {
-            this.setState({ status: "ready", token })
-            return "ok" as const
-          },
-          onFailure: (cause) => {
-            const failure = Cause.findErrorOption(cause)
-            if (failure._tag === "None") return "failed" as const
-            const error = failure.value
-            // The session has ended (the current one, or the one this key names).
-            if (error._tag === "NotSignedInError") {
-              this.setState(SIGNED_OUT)
-              return "signed-out" as const
-            }
-            this.setState({ status: "error", error, token: this.validToken() })
-            return "failed" as const
-          },
-        },
-      )
-    })
-  }
-
-  /** When to refresh `token`: `expiresAt − buffer − L`, L ∈ [J/2, J]; half its life if short. */
-  private planFor(token: Token.Token): Effect.Effect<number> {
-    if (this.plannedFor === token.jwt) return Effect.succeed(this.refreshAt)
-    const buffer = this.checked.bufferMillis
-    const jitter = this.engine.config.refreshJitter
-    const lifetime = token.expiresAt - token.issuedAt
-    return Effect.map(Random.next, (random) => {
-      // Whole milliseconds: a fractional target can sit a rounding error
-      // ahead of a clock that has already reached it (a busy loop).
-      const at = Math.floor(
-        lifetime < buffer + jitter
-          ? token.issuedAt + lifetime / 2
-          : token.expiresAt - buffer - (jitter === 0 ? 0 : jitter / 2 + (random * jitter) / 2),
-      )
-      this.plannedFor = token.jwt
-      this.refreshAt = at
-      return at
-    })
-  }
-
-  /** Sleeps until `at` (epoch ms) or until poked, whichever is first. */
-  private sleepUntil(at: number): Effect.Effect<void> {
-    return Effect.suspend(() => {
-      if (this.poked) return Effect.void
-      // Wake when the token shown expires too, to stop showing it (and say so).
-      const expiry = this.validToken()?.expiresAt ?? Infinity
-      const millis = Math.ceil(Math.min(at, expiry) - this.engine.clock.currentTimeMillisUnsafe())
-      if (millis <= 0) return Effect.void
-      const wake = Deferred.makeUnsafe<void>()
-      this.wake = wake
-      return Effect.raceFirst(
-        Number.isFinite(millis) ? Effect.sleep(Duration.millis(millis)) : Effect.never,
-        Deferred.await(wake),
-      )
-    })
   }
 
   /**
-   * Keeps the key fresh while subscribed. Each turn looks at the clock and
-   * the cache (timers are only hints) and decides: fetch now, or sleep until
-   * the planned refresh or a poke.
+   * Closes the client now: every watcher stopped, every fiber told to stop,
+   * the cache emptied. The effect waits until the fibers are done.
    */
-  private loop(): Effect.Effect<void> {
-    return Effect.gen({ self: this }, function* () {
-      const engine = this.engine
-      const auto = engine.config.autoRefresh
-      let first = true
-      let hadToken = false
-      for (;;) {
-        this.poked = false
-        this.dropExpired()
-        const force = this.force
-        this.force = false
-        if (this.request() === undefined) {
-          this.setState(SIGNED_OUT)
-          this.settleRefreshes(this.refreshWaiters)
-          yield* this.sleepUntil(Infinity)
-          continue
-        }
-        const cached = this.cached()
-        if (cached !== undefined) this.setState({ status: "ready", token: cached })
-        // A token still valid but inside the buffer (or too short-lived to be
-        // cached) is refreshed on its plan rather than at once.
-        const current = cached ?? this.validToken()
-        if (current !== undefined) hadToken = true
-        const now = engine.clock.currentTimeMillisUnsafe()
-        const plan = current !== undefined && auto ? yield* this.planFor(current) : Infinity
-        const due = force || (current === undefined ? first || auto : now >= plan)
-        first = false
-        if (!due) {
-          yield* this.sleepUntil(plan)
-          continue
-        }
-        if (!force && hadToken && !engine.lifecycle.isActive()) {
-          // Hidden or offline once a token was had: wait for a resume event.
-          yield* this.sleepUntil(Infinity)
-          continue
-        }
-        const waiters = force ? this.refreshWaiters : []
-        if (force) this.refreshWaiters = []
-        const outcome = yield* this.fetch(force).pipe(
-          Effect.ensuring(Effect.sync(() => this.settleRefreshes(waiters))),
-        )
-        if (outcome === "signed-out") {
-          yield* this.sleepUntil(Infinity)
-        } else if (outcome === "failed") {
-          // The retry policy is spent; try again after its longest delay (at least 1 s).
-          const delay = auto ? Math.max(engine.config.retry.maxDelay, 1000) : Infinity
-          yield* this.sleepUntil(engine.clock.currentTimeMillisUnsafe() + delay)
-        }
-      }
-    })
+  dispose(): Effect.Effect<void> {
+    if (!this.disposed) {
+      this.disposed = true
+      for (const watch of [...this.watches.values()]) watch.stop()
+      this.watches.clear()
+      for (const fiber of this.fibers) fiber.interruptUnsafe()
+      this.store.clear()
+    }
+    return FiberSet.clear(this.fibers)
   }
 }
 
-const reportListenerError = (error: unknown): void => {
-  const report = (globalThis as { reportError?: (error: unknown) => void }).reportError
-  if (typeof report === "function") report(error)
-  else console.error("tok: a TokenState listener threw", error)
+const enginesOfServices = new WeakMap<object, Engine>()
+
+/** The engine behind a `TokenClient` service, kept out of its public type. */
+export const engineOf = (service: object): Engine | undefined => enginesOfServices.get(service)
+
+/** Remembers the engine behind `service`. */
+export const registerEngine = <S extends object>(service: S, engine: Engine): S => {
+  enginesOfServices.set(service, engine)
+  return service
 }
