@@ -32,6 +32,7 @@ import { checkFilter, Defect, type Engine, engineOf } from "./internal/engine.ts
 import { type Checked, checkCall, checkConfig, type Config } from "./internal/options.ts"
 import * as Lifecycle from "./Lifecycle.ts"
 import type { Token, TokenState } from "./Token.ts"
+import type { TokenEvents } from "./TokenEvents.ts"
 import * as TokenCache from "./TokenCache.ts"
 import * as TokenClient from "./TokenClient.ts"
 import { InvalidOptionsError } from "./TokenError.ts"
@@ -72,6 +73,10 @@ export interface TokClient {
   readonly invalidate: (filter?: TokenClient.InvalidateFilter) => void
   /** Stops every timer and fiber; pending calls reject with an `AbortError`. */
   readonly dispose: () => Promise<void>
+  /** What the client does, as typed events (see `TokenEvents`): for logs and `@tok/devtools`. */
+  readonly events: TokenEvents
+  /** This client's name in events (the `instance` option, or a random id). */
+  readonly instance: string
 }
 
 const RESOLVED_NULL: Promise<null> = Promise.resolve(null)
@@ -148,7 +153,7 @@ export const createTokenClient = (config: TokClientConfig): TokClient => {
     if (engine.disposed) return Promise.reject(abortError("The tok client was disposed"))
     const checked = checkCall(options, resolved.bufferMillis)
     if (checked instanceof InvalidOptionsError) return Promise.reject(checked)
-    const hit = engine.peekChecked(checked)
+    const hit = engine.read(checked)
     if (hit !== undefined) return answered(hit)
     return wait(checked, signal)
   }
@@ -229,6 +234,8 @@ export const createTokenClient = (config: TokClientConfig): TokClient => {
       pendingPlain = undefined
       engine.invalidate(filter)
     },
+    events: engine.telemetry.events,
+    instance: engine.telemetry.instance,
     dispose: () => {
       // Closed at once (pending calls reject now); the promise waits until every fiber is done.
       const closing = engine.dispose()
@@ -247,6 +254,9 @@ const resolvedConfig = (config: TokClientConfig): Config => ({
   maxEntries: config.maxEntries,
   autoRefresh: config.autoRefresh,
   refreshJitter: config.refreshJitter,
+  metrics: config.metrics,
+  traceSessionId: config.traceSessionId,
+  instance: config.instance,
 })
 
 /** Clerk's Frontend API as a source (see `TokenSource.clerkFrontendApi`). */

@@ -48,6 +48,19 @@ export type Token = TokenModule.Token
 export * as TokenCache from "./TokenCache.ts"
 /** The service users call: `getToken`, `setSession`, `watch`, `invalidate`, `layer`. */
 export * as TokenClient from "./TokenClient.ts"
+/** tok's metrics (Effect `Metric`) and span and attribute names (DESIGN §8). */
+export * as TokenMetrics from "./TokenMetrics.ts"
+/** What a client does, as typed events (`client.events.subscribe`). */
+export type {
+  EventError,
+  EventKey,
+  EventToken,
+  Origin,
+  RequestCause,
+  TokenEvent,
+  TokenEvents,
+  TokenEventType,
+} from "./TokenEvents.ts"
 /** How a fresh JWT is fetched: `clerkFrontendApi`, `clerkBackendApi`, `fromFunction`. */
 export * as TokenSource from "./TokenSource.ts"
 /** The Promise face: `createTokenClient` and its sources. */

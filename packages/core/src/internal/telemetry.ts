@@ -15,7 +15,7 @@ import type * as Tracer from "effect/Tracer"
 import type * as Clock from "effect/Clock"
 import * as RetryPolicy from "../RetryPolicy.ts"
 import type * as Token from "../Token.ts"
-import type { TokenError } from "../TokenError.ts"
+import { InvalidOptionsError, type TokenError } from "../TokenError.ts"
 import type * as TokenEvents from "../TokenEvents.ts"
 import * as TokenMetrics from "../TokenMetrics.ts"
 import type { TokenRequest, TokenSourceError } from "../TokenSource.ts"
@@ -30,6 +30,28 @@ export interface TelemetryOptions {
   readonly instance?: string | undefined
 }
 
+/** Checks the telemetry fields of a client's config. */
+export const checkTelemetry = (config: unknown): TelemetryOptions | InvalidOptionsError => {
+  const c = (typeof config === "object" && config !== null ? config : {}) as Record<string, unknown>
+  for (const name of ["metrics", "traceSessionId"] as const) {
+    if (c[name] !== undefined && typeof c[name] !== "boolean") {
+      return new InvalidOptionsError({ detail: `${name} must be a boolean` })
+    }
+  }
+  const instance = c.instance
+  if (
+    instance !== undefined &&
+    (typeof instance !== "string" || instance.length === 0 || instance.length > 64)
+  ) {
+    return new InvalidOptionsError({ detail: "instance must be a string of 1 to 64 characters" })
+  }
+  return {
+    metrics: c.metrics as boolean | undefined,
+    traceSessionId: c.traceSessionId as boolean | undefined,
+    instance: instance as string | undefined,
+  }
+}
+
 /** Values every client in one registry adds up: the pulled series. */
 interface Pulled {
   hits: number
@@ -39,10 +61,9 @@ const pulledByRegistry = new WeakMap<Metric.MetricRegistry, Pulled>()
 
 const pulledFor = (context: Context.Context<never>): Pulled => {
   const registry = Context.get(context, Metric.MetricRegistry)
-  let pulled = pulledByRegistry.get(registry)
+  const pulled = pulledByRegistry.get(registry)
   if (pulled !== undefined) return pulled
   const made: Pulled = { hits: 0, sources: new Set() }
-  pulled = made
   pulledByRegistry.set(registry, made)
   const sum = (read: (t: Telemetry) => number) => {
     let total = 0
@@ -239,7 +260,8 @@ export class Telemetry {
 
   private keyAttributes(request: TokenRequest): Record<string, unknown> {
     const attributes: Record<string, unknown> = {}
-    if (request.template !== undefined) attributes[TokenMetrics.Attributes.template] = request.template
+    if (request.template !== undefined)
+      attributes[TokenMetrics.Attributes.template] = request.template
     if (request.organizationId !== undefined) {
       attributes[TokenMetrics.Attributes.organizationId] = request.organizationId
     }
@@ -303,11 +325,14 @@ export class Telemetry {
                 retrying,
               })
             }
-            return Effect.annotateCurrentSpan({
-              [TokenMetrics.Attributes.httpStatus]: error.status,
+            const attributes: Record<string, unknown> = {
               [TokenMetrics.Attributes.errorTag]: "TokenSourceError",
               [TokenMetrics.Attributes.errorReason]: reason ?? "rejected",
-            })
+            }
+            if (error.status !== undefined) {
+              attributes[TokenMetrics.Attributes.httpStatus] = error.status
+            }
+            return Effect.annotateCurrentSpan(attributes)
           }).pipe(Effect.flatten),
         ),
         Effect.withSpan(TokenMetrics.Spans.attempt, {
@@ -370,7 +395,8 @@ export class Telemetry {
       error,
       fenced: result.fenced,
     })
-    if (error !== undefined) this.emit({ type: "error", at: now, instance: this.instance, key, error })
+    if (error !== undefined)
+      this.emit({ type: "error", at: now, instance: this.instance, key, error })
   }
 
   private failureCounter(error: TokenError | "defect"): Metric.Counter<number> {
