@@ -1,7 +1,8 @@
 /**
  * tok's metrics and span names, through Effect's own `Metric` and `Tracer`
- * (DESIGN §8). Every client writes to the `Metric.MetricRegistry` of the
- * context it was built in, so Effect's exporters see them as they are:
+ * (DESIGN §8). With `TokenMetrics.layer` provided, every client built there
+ * writes to the `Metric.MetricRegistry` of its context, so Effect's exporters
+ * see them as they are:
  * `PrometheusMetrics.format()` for a `/metrics` route, `OtlpMetrics` to a
  * collector.
  *
@@ -16,14 +17,28 @@
  *
  * @example
  * ```ts
- * import * as Effect from "effect/Effect"
+ * import * as Layer from "effect/Layer"
  * import { PrometheusMetrics } from "effect/observability"
+ * import { TokenClient, TokenMetrics, TokenSource } from "@tok/core"
  *
+ * const Tok = TokenClient.layer().pipe(
+ *   Layer.provide([TokenSource.clerkBackendApi({ baseUrl, secretKey }), TokenMetrics.layer]),
+ * )
+ * // later, in a /metrics handler:
  * const text = yield* PrometheusMetrics.format() // tok_cache_hits_total 42 …
  * ```
  * @module
  */
+import * as Context from "effect/Context"
+import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
+import * as Effect from "effect/Effect"
+import {
+  type ClientRecorder,
+  CurrentRecorder,
+  CurrentTracing,
+  type Recorder,
+} from "./internal/recorder.ts"
 
 /** Calls answered from the cache. */
 export const cacheHits: Metric.Counter<number> = Metric.counter("tok_cache_hits_total", {
@@ -81,49 +96,105 @@ export const activeWatchers: Metric.Gauge<number> = Metric.gauge("tok_active_wat
 })
 
 /** The `reason` label of `failures`, one per way a request ends badly. */
-export type FailureReason =
-  | "network"
-  | "timeout"
-  | "server"
-  | "rate-limited"
-  | "signed-out"
-  | "template-not-found"
-  | "rejected"
-  | "malformed"
-  | "invalid-options"
-  | "defect"
+export type { FailureReason } from "./internal/reasons.ts"
+/** Span names and span attribute names. */
+export { Attributes, Spans } from "./internal/names.ts"
 
-/** Span names. */
-export const Spans = {
-  /** One per request, retries included: what its callers share. */
-  request: "tok.request",
-  /** One per attempt of a request. */
-  attempt: "tok.attempt",
-  /** One per background refresh of a watched key. */
-  refresh: "tok.refresh",
-} as const
+/** Metrics on the context's registry: every client built in its scope counts into it. */
+const recorder: Recorder = {
+  register: (context, gauges) => {
+    const registry = Context.get(context, Metric.MetricRegistry)
+    const shared = sharedFor(context, registry)
+    const client: ClientRecorder = {
+      counts: shared.counts,
+      miss: () => cacheMisses.updateUnsafe(1, context),
+      request: (cause) => shared.requests[cause].updateUnsafe(1, context),
+      refresh: () => refreshes.updateUnsafe(1, context),
+      peerHit: () => peerHits.updateUnsafe(1, context),
+      failure: (reason) => {
+        let counter = shared.failures.get(reason)
+        if (counter === undefined) {
+          counter = Metric.withAttributes(failures, { reason })
+          shared.failures.set(reason, counter)
+        }
+        counter.updateUnsafe(1, context)
+      },
+      latency: (seconds) => requestDuration.updateUnsafe(seconds, context),
+      close: () => void shared.gauges.delete(gauges),
+    }
+    shared.gauges.add(gauges)
+    return client
+  },
+}
 
-/** Span attribute names. */
-export const Attributes = {
-  template: "tok.template",
-  organizationId: "tok.organization_id",
-  /** Only with `traceSessionId: true`. */
-  sessionId: "tok.session_id",
-  /** `call` or `refresh`. */
-  cause: "tok.request.cause",
-  skipCache: "tok.skip_cache",
-  /** 1 for the first attempt. */
-  attempt: "tok.attempt",
-  /** How many attempts a request took. */
-  attempts: "tok.attempts",
-  /** HTTP status of an attempt's answer (none: no answer). */
-  httpStatus: "http.response.status_code",
-  /** The `TokenError` tag a request failed with, or `TokenSourceError` for an attempt. */
-  errorTag: "tok.error.tag",
-  /** A `FailureReason`. */
-  errorReason: "tok.error.reason",
-  /** `network` or `peer`: where the token came from. */
-  origin: "tok.origin",
-  /** The request's result was not cached (session ended, key invalidated). */
-  fenced: "tok.fenced",
-} as const
+/** What the clients of one registry share: the hit count and the gauges they add up. */
+interface Shared {
+  readonly counts: { hits: number }
+  readonly gauges: Set<{ readonly cachedTokens: () => number; readonly watchers: () => number }>
+  readonly requests: Record<"call" | "refresh", Metric.Counter<number>>
+  readonly failures: Map<string, Metric.Counter<number>>
+}
+const sharedByRegistry = new WeakMap<Metric.MetricRegistry, Shared>()
+
+const sharedFor = (context: Context.Context<never>, registry: Metric.MetricRegistry): Shared => {
+  const existing = sharedByRegistry.get(registry)
+  if (existing !== undefined) return existing
+  const shared: Shared = {
+    counts: { hits: 0 },
+    gauges: new Set(),
+    requests: {
+      call: Metric.withAttributes(requests, { cause: "call" }),
+      refresh: Metric.withAttributes(requests, { cause: "refresh" }),
+    },
+    failures: new Map(),
+  }
+  sharedByRegistry.set(registry, shared)
+  const sum = (read: (g: { cachedTokens: () => number; watchers: () => number }) => number) => {
+    let total = 0
+    for (const gauge of shared.gauges) total += read(gauge)
+    return total
+  }
+  const none = () => undefined
+  // Read when a snapshot is taken: counting a hit is one increment.
+  Metric.registerUnsafe(cacheHits, context, {
+    get: () => ({ count: shared.counts.hits, incremental: true }),
+    update: none,
+    modify: none,
+  })
+  Metric.registerUnsafe(cachedTokens, context, {
+    get: () => ({ value: sum((g) => g.cachedTokens()) }),
+    update: none,
+    modify: none,
+  })
+  Metric.registerUnsafe(activeWatchers, context, {
+    get: () => ({ value: sum((g) => g.watchers()) }),
+    update: none,
+    modify: none,
+  })
+  return shared
+}
+
+/**
+ * Turns metrics on for the clients built where this layer is provided (the
+ * Effect API: `TokenClient.layer(…).pipe(Layer.provide(TokenMetrics.layer))`;
+ * the Promise face: `createTokenClient({ …, observability: TokenMetrics.layer })`).
+ * Without it nothing is counted and `effect/Metric` stays out of the bundle.
+ */
+export const layer: Layer.Layer<never> = Layer.succeed(CurrentRecorder, recorder)
+
+/**
+ * Turns spans on for the clients built where this layer is provided: a
+ * `tok.request` span per request, a `tok.attempt` span per attempt (its
+ * children), a `tok.refresh` span per background refresh, through the
+ * context's `Tracer` (install one: `OtlpTracer.layer(…)`, …). Without it no
+ * span is made and the span machinery stays out of the bundle.
+ */
+export const tracing: Layer.Layer<never> = Layer.succeed(CurrentTracing, {
+  span: (name, attributes, root, body) =>
+    Effect.useSpan(name, { kind: "client", root, attributes }, (span) =>
+      Effect.withParentSpan(body(span), span),
+    ),
+})
+
+/** Metrics and spans together: `Layer.merge(layer, tracing)`. */
+export const layerAll: Layer.Layer<never> = Layer.merge(layer, tracing)

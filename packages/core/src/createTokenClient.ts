@@ -52,6 +52,11 @@ export interface TokClientConfig extends Config {
   readonly session?: string | null | undefined
   /** The host lifecycle (default: browser events where there is a `document`). */
   readonly lifecycle?: Layer.Layer<Lifecycle.Lifecycle> | undefined
+  /**
+   * What the client is seen through: `TokenMetrics.layer` for metrics, a
+   * tracer layer (`OtlpTracer.layer(…)`) for spans, or both merged.
+   */
+  readonly observability?: Layer.Layer<never> | undefined
 }
 
 /** A token source for the Promise face. */
@@ -122,6 +127,11 @@ export const createTokenClient = (config: TokClientConfig): TokClient => {
   if (config.lifecycle !== undefined && !Layer.isLayer(config.lifecycle as unknown)) {
     throw new InvalidOptionsError({ detail: "lifecycle must be a Layer of Lifecycle" })
   }
+  if (config.observability !== undefined && !Layer.isLayer(config.observability as unknown)) {
+    throw new InvalidOptionsError({
+      detail: "observability must be a Layer (TokenMetrics.layer, …)",
+    })
+  }
   const initialSession = config.session ?? null
   if (initialSession !== null && typeof initialSession !== "string") {
     throw new InvalidOptionsError({ detail: "session must be a session id string or null" })
@@ -136,8 +146,10 @@ export const createTokenClient = (config: TokClientConfig): TokClient => {
       ),
     ),
   )
+  const observed =
+    config.observability === undefined ? layer : layer.pipe(Layer.provide(config.observability))
   // No clock is chosen here, so the client runs on tok's unref'd clock (see TokenClient.make).
-  const context = Effect.runSync(Layer.buildWithScope(layer, scope))
+  const context = Effect.runSync(Layer.buildWithScope(observed, scope))
   const engine: Engine = engineOf(Context.get(context, TokenClient.TokenClient))!
   engine.setSession(initialSession)
 
@@ -254,7 +266,6 @@ const resolvedConfig = (config: TokClientConfig): Config => ({
   maxEntries: config.maxEntries,
   autoRefresh: config.autoRefresh,
   refreshJitter: config.refreshJitter,
-  metrics: config.metrics,
   traceSessionId: config.traceSessionId,
   instance: config.instance,
 })

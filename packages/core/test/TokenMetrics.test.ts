@@ -2,6 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Tracer from "effect/Tracer"
 import { TestClock } from "effect/testing"
@@ -28,10 +29,12 @@ const observed = <A, E>(
   source: FakeSource,
   body: (tok: TokenClient.Service, registry: Metric.MetricRegistry) => Effect.Effect<A, E>,
   config?: TokenClient.Config,
+  metrics = true,
 ) => {
   const { spans, tracer } = recordingTracer()
   const registry: Metric.MetricRegistry = new Map()
   const run = withClient(source, (tok) => body(tok, registry), config).pipe(
+    Effect.provide(metrics ? TokenMetrics.layerAll : Layer.empty),
     Effect.provideService(Tracer.Tracer, tracer),
     Effect.provideService(Metric.MetricRegistry, registry),
   )
@@ -247,9 +250,9 @@ describe("§8 metrics", () => {
     })
   })
 
-  it.effect("metrics: false counts nothing", () => {
+  it.effect("without TokenMetrics' layers nothing is counted and no span is made", () => {
     const source = makeFakeSource()
-    const { registry, run } = observed(
+    const { registry, spans, run } = observed(
       source,
       (tok) =>
         Effect.gen(function* () {
@@ -257,11 +260,14 @@ describe("§8 metrics", () => {
           yield* tok.getToken()
           yield* tok.getToken()
         }),
-      { metrics: false },
+      undefined,
+      false,
     )
     return Effect.gen(function* () {
       yield* run
+      expect(source.requests).toHaveLength(1)
       expect([...registry.keys()].filter((k) => k.startsWith("tok_"))).toEqual([])
+      expect(spans.filter((span) => span.name.startsWith("tok."))).toEqual([])
     })
   })
 
@@ -269,7 +275,7 @@ describe("§8 metrics", () => {
     Effect.gen(function* () {
       const error = yield* Effect.flip(
         withClient(makeFakeSource(), () => Effect.void, {
-          metrics: "yes" as unknown as boolean,
+          traceSessionId: "yes" as unknown as boolean,
         }),
       )
       expect(error._tag).toBe("InvalidOptionsError")

@@ -1,6 +1,6 @@
 /**
- * What the engine calls to be seen (DESIGN §8): metrics into the context's
- * `MetricRegistry`, spans through the context's `Tracer`, and `TokenEvent`s
+ * What the engine calls to be seen (DESIGN §8): metrics through the context's
+ * recorder (`TokenMetrics.layer`), spans through the context's `Tracer`, and `TokenEvent`s
  * to the Promise face's listeners. One per client.
  *
  * The hot path (`hit`) is one increment and one size check. Everything else
@@ -10,22 +10,21 @@
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import * as Metric from "effect/Metric"
 import type * as Tracer from "effect/Tracer"
 import type * as Clock from "effect/Clock"
 import * as RetryPolicy from "../RetryPolicy.ts"
 import type * as Token from "../Token.ts"
 import { InvalidOptionsError, type TokenError } from "../TokenError.ts"
 import type * as TokenEvents from "../TokenEvents.ts"
-import * as TokenMetrics from "../TokenMetrics.ts"
+import { Attributes, Spans } from "./names.ts"
+import { type ClientRecorder, CurrentRecorder, CurrentTracing, type Tracing } from "./recorder.ts"
+import { failureReason } from "./reasons.ts"
 import type { TokenRequest, TokenSourceError } from "../TokenSource.ts"
 
 /** Telemetry options of a client (part of its config). */
 export interface TelemetryOptions {
   /** Put the session id on spans (default false: it identifies a user). */
   readonly traceSessionId?: boolean | undefined
-  /** Count into Effect's `Metric` registry (default true). */
-  readonly metrics?: boolean | undefined
   /** This client's name in events and spans (default: a random id). */
   readonly instance?: string | undefined
 }
@@ -33,10 +32,8 @@ export interface TelemetryOptions {
 /** Checks the telemetry fields of a client's config. */
 export const checkTelemetry = (config: unknown): TelemetryOptions | InvalidOptionsError => {
   const c = (typeof config === "object" && config !== null ? config : {}) as Record<string, unknown>
-  for (const name of ["metrics", "traceSessionId"] as const) {
-    if (c[name] !== undefined && typeof c[name] !== "boolean") {
-      return new InvalidOptionsError({ detail: `${name} must be a boolean` })
-    }
+  if (c.traceSessionId !== undefined && typeof c.traceSessionId !== "boolean") {
+    return new InvalidOptionsError({ detail: "traceSessionId must be a boolean" })
   }
   const instance = c.instance
   if (
@@ -46,46 +43,9 @@ export const checkTelemetry = (config: unknown): TelemetryOptions | InvalidOptio
     return new InvalidOptionsError({ detail: "instance must be a string of 1 to 64 characters" })
   }
   return {
-    metrics: c.metrics as boolean | undefined,
     traceSessionId: c.traceSessionId as boolean | undefined,
     instance: instance as string | undefined,
   }
-}
-
-/** Values every client in one registry adds up: the pulled series. */
-interface Pulled {
-  hits: number
-  readonly sources: Set<Telemetry>
-}
-const pulledByRegistry = new WeakMap<Metric.MetricRegistry, Pulled>()
-
-const pulledFor = (context: Context.Context<never>): Pulled => {
-  const registry = Context.get(context, Metric.MetricRegistry)
-  const pulled = pulledByRegistry.get(registry)
-  if (pulled !== undefined) return pulled
-  const made: Pulled = { hits: 0, sources: new Set() }
-  pulledByRegistry.set(registry, made)
-  const sum = (read: (t: Telemetry) => number) => {
-    let total = 0
-    for (const source of made.sources) total += read(source)
-    return total
-  }
-  Metric.registerUnsafe(TokenMetrics.cacheHits, context, {
-    get: () => ({ count: made.hits, incremental: true }),
-    update: () => undefined,
-    modify: () => undefined,
-  })
-  Metric.registerUnsafe(TokenMetrics.cachedTokens, context, {
-    get: () => ({ value: sum((t) => t.gauges.cachedTokens()) }),
-    update: () => undefined,
-    modify: () => undefined,
-  })
-  Metric.registerUnsafe(TokenMetrics.activeWatchers, context, {
-    get: () => ({ value: sum((t) => t.gauges.watchers()) }),
-    update: () => undefined,
-    modify: () => undefined,
-  })
-  return made
 }
 
 let instances = 0
@@ -105,25 +65,6 @@ export interface RequestProbe {
   key: TokenEvents.EventKey | undefined
 }
 
-/** What a failed request or attempt is, for labels and events. */
-export const failureReason = (error: TokenError | "defect"): TokenMetrics.FailureReason => {
-  if (error === "defect") return "defect"
-  switch (error._tag) {
-    case "TokenUnavailableError":
-      return error.reason
-    case "NotSignedInError":
-      return "signed-out"
-    case "TemplateNotFoundError":
-      return "template-not-found"
-    case "TokenRequestError":
-      return "rejected"
-    case "MalformedTokenError":
-      return "malformed"
-    case "InvalidOptionsError":
-      return "invalid-options"
-  }
-}
-
 const eventError = (error: TokenError | "defect"): TokenEvents.EventError =>
   error === "defect"
     ? { tag: "Defect", reason: "defect" }
@@ -139,11 +80,9 @@ export class Telemetry {
   readonly gauges: { readonly cachedTokens: () => number; readonly watchers: () => number }
   private readonly listeners = new Set<(event: TokenEvents.TokenEvent) => void>()
   private readonly clock: Clock.Clock
-  private readonly context: Context.Context<never>
-  private readonly pulled: Pulled | undefined
+  private readonly recorder: ClientRecorder | undefined
+  private readonly tracing: Tracing | undefined
   private readonly traceSessionId: boolean
-  private readonly failuresByReason = new Map<string, Metric.Counter<number>>()
-  private readonly requestsByCause: Record<TokenEvents.RequestCause, Metric.Counter<number>>
   private requestSeq = 0
   /** The events face: `subscribe(listener) => unsubscribe`. */
   readonly events: TokenEvents.TokenEvents
@@ -157,16 +96,11 @@ export class Telemetry {
   }) {
     const options = deps.options ?? {}
     this.clock = deps.clock
-    this.context = deps.context
     this.instance = options.instance ?? randomInstance()
     this.traceSessionId = options.traceSessionId === true
     this.gauges = { cachedTokens: deps.cachedTokens, watchers: deps.watchers }
-    this.pulled = options.metrics === false ? undefined : pulledFor(deps.context)
-    this.pulled?.sources.add(this)
-    this.requestsByCause = {
-      call: Metric.withAttributes(TokenMetrics.requests, { cause: "call" }),
-      refresh: Metric.withAttributes(TokenMetrics.requests, { cause: "refresh" }),
-    }
+    this.recorder = Context.get(deps.context, CurrentRecorder)?.register(deps.context, this.gauges)
+    this.tracing = Context.get(deps.context, CurrentTracing)
     this.events = {
       subscribe: (listener) => {
         const wrapped = (event: TokenEvents.TokenEvent) => listener(event)
@@ -178,16 +112,12 @@ export class Telemetry {
 
   /** The client is gone: its gauges leave the registry's sums. */
   close(): void {
-    this.pulled?.sources.delete(this)
+    this.recorder?.close()
     this.listeners.clear()
   }
 
   private now(): number {
     return this.clock.currentTimeMillisUnsafe()
-  }
-
-  private count(metric: Metric.Metric<number, unknown>, value = 1): void {
-    if (this.pulled !== undefined) metric.updateUnsafe(value, this.context)
   }
 
   private emit(event: TokenEvents.TokenEvent): void {
@@ -204,7 +134,7 @@ export class Telemetry {
 
   /** A call answered from the cache: the hot path. */
   hit(sessionId: string, template: string | undefined, organizationId: string | undefined): void {
-    if (this.pulled !== undefined) this.pulled.hits++
+    if (this.recorder !== undefined) this.recorder.counts.hits++
     if (this.listeners.size !== 0) {
       this.emit({
         type: "hit",
@@ -217,7 +147,7 @@ export class Telemetry {
 
   /** A call that has to wait for a request. */
   miss(sessionId: string, template: string | undefined, organizationId: string | undefined): void {
-    this.count(TokenMetrics.cacheMisses)
+    this.recorder?.miss()
     if (this.listeners.size !== 0) {
       this.emit({
         type: "miss",
@@ -243,7 +173,7 @@ export class Telemetry {
       span: undefined,
       key: undefined,
     }
-    this.count(this.requestsByCause[cause])
+    this.recorder?.request(cause)
     if (this.listeners.size !== 0) {
       this.emit({
         type: "request-started",
@@ -260,42 +190,35 @@ export class Telemetry {
 
   private keyAttributes(request: TokenRequest): Record<string, unknown> {
     const attributes: Record<string, unknown> = {}
-    if (request.template !== undefined)
-      attributes[TokenMetrics.Attributes.template] = request.template
+    if (request.template !== undefined) attributes[Attributes.template] = request.template
     if (request.organizationId !== undefined) {
-      attributes[TokenMetrics.Attributes.organizationId] = request.organizationId
+      attributes[Attributes.organizationId] = request.organizationId
     }
-    if (this.traceSessionId) attributes[TokenMetrics.Attributes.sessionId] = request.sessionId
+    if (this.traceSessionId) attributes[Attributes.sessionId] = request.sessionId
     return attributes
   }
 
-  /** The `tok.request` span around a whole request (its retries inside). */
+  /** The `tok.request` span around a whole request (its retries inside), when tracing is on. */
   traceRequest<A, E>(
     probe: RequestProbe,
     skipCache: boolean,
     program: Effect.Effect<A, E>,
   ): Effect.Effect<A, E> {
-    return Effect.withSpan(
-      Effect.flatMap(Effect.currentSpan, (span) => {
-        probe.span = span
-        return program
-      }).pipe(Effect.catchTag("NoSuchElementError", () => program)) as Effect.Effect<A, E>,
-      TokenMetrics.Spans.request,
-      {
-        kind: "client",
-        root: true,
-        attributes: {
-          ...this.keyAttributes(probe.request),
-          [TokenMetrics.Attributes.cause]: probe.cause,
-          [TokenMetrics.Attributes.skipCache]: skipCache,
-        },
-      },
-    )
+    const tracing = this.tracing
+    if (tracing === undefined) return program
+    const attributes = this.keyAttributes(probe.request)
+    attributes[Attributes.cause] = probe.cause
+    attributes[Attributes.skipCache] = skipCache
+    return tracing.span(Spans.request, attributes, true, (span) => {
+      probe.span = span
+      return program
+    })
   }
 
   /**
-   * The `tok.attempt` span around one attempt; a failed attempt puts its
-   * status and reason on the span and is announced with whether a retry follows.
+   * One attempt: counted, in a `tok.attempt` span when tracing is on; a
+   * failed attempt puts its status and reason on the span and is announced
+   * with whether a retry follows.
    */
   traceAttempt<A>(
     probe: RequestProbe,
@@ -305,44 +228,44 @@ export class Telemetry {
   ): Effect.Effect<A, TokenSourceError> {
     return Effect.suspend(() => {
       const number = ++probe.attempts
-      return attempt.pipe(
-        Effect.tapError((error) =>
-          Effect.sync(() => {
-            const reason = RetryPolicy.transientReason(error)
-            if (error.status !== undefined) {
-              probe.span?.attribute(TokenMetrics.Attributes.httpStatus, error.status)
-            }
-            const retrying = number < maxAttempts && retryable(error)
-            if (this.listeners.size !== 0) {
-              this.emit({
-                type: "attempt-failed",
-                at: this.now(),
-                instance: this.instance,
-                key: keyOfProbe(probe),
-                requestId: probe.requestId,
-                attempt: number,
-                error: { tag: "TokenSourceError", reason, status: error.status },
-                retrying,
-              })
-            }
-            const attributes: Record<string, unknown> = {
-              [TokenMetrics.Attributes.errorTag]: "TokenSourceError",
-              [TokenMetrics.Attributes.errorReason]: reason ?? "rejected",
-            }
-            if (error.status !== undefined) {
-              attributes[TokenMetrics.Attributes.httpStatus] = error.status
-            }
-            return Effect.annotateCurrentSpan(attributes)
-          }).pipe(Effect.flatten),
-        ),
-        Effect.withSpan(TokenMetrics.Spans.attempt, {
-          kind: "client",
-          attributes: {
-            ...this.keyAttributes(probe.request),
-            [TokenMetrics.Attributes.attempt]: number,
-          },
-        }),
-      )
+      const run = (span: Tracer.Span | undefined) =>
+        Effect.tapError(attempt, (error) =>
+          Effect.sync(() => this.attemptFailed(probe, span, number, maxAttempts, retryable, error)),
+        )
+      const tracing = this.tracing
+      if (tracing === undefined) return run(undefined)
+      const attributes = this.keyAttributes(probe.request)
+      attributes[Attributes.attempt] = number
+      return tracing.span(Spans.attempt, attributes, false, run)
+    })
+  }
+
+  private attemptFailed(
+    probe: RequestProbe,
+    span: Tracer.Span | undefined,
+    number: number,
+    maxAttempts: number,
+    retryable: (error: TokenSourceError) => boolean,
+    error: TokenSourceError,
+  ): void {
+    const reason = RetryPolicy.transientReason(error)
+    span?.attribute(Attributes.errorTag, "TokenSourceError")
+    span?.attribute(Attributes.errorReason, reason ?? "rejected")
+    if (error.status !== undefined) {
+      span?.attribute(Attributes.httpStatus, error.status)
+      // The request's span carries the last answer's status.
+      probe.span?.attribute(Attributes.httpStatus, error.status)
+    }
+    if (this.listeners.size === 0) return
+    this.emit({
+      type: "attempt-failed",
+      at: this.now(),
+      instance: this.instance,
+      key: keyOfProbe(probe),
+      requestId: probe.requestId,
+      attempt: number,
+      error: { tag: "TokenSourceError", reason, status: error.status },
+      retrying: number < maxAttempts && retryable(error),
     })
   }
 
@@ -359,21 +282,21 @@ export class Telemetry {
     const now = this.now()
     const durationMs = Math.max(0, now - probe.startedAt)
     const origin = result.origin ?? "network"
-    if (this.pulled !== undefined) {
-      TokenMetrics.requestDuration.updateUnsafe(durationMs / 1000, this.context)
-      if (result.error !== undefined) this.count(this.failureCounter(result.error))
+    if (this.recorder !== undefined) {
+      this.recorder.latency(durationMs / 1000)
+      if (result.error !== undefined) this.recorder.failure(failureReason(result.error))
     }
     const span = probe.span
     if (span !== undefined) {
-      span.attribute(TokenMetrics.Attributes.attempts, probe.attempts)
-      span.attribute(TokenMetrics.Attributes.origin, origin)
-      span.attribute(TokenMetrics.Attributes.fenced, result.fenced)
+      span.attribute(Attributes.attempts, probe.attempts)
+      span.attribute(Attributes.origin, origin)
+      span.attribute(Attributes.fenced, result.fenced)
       if (result.error !== undefined) {
         span.attribute(
-          TokenMetrics.Attributes.errorTag,
+          Attributes.errorTag,
           result.error === "defect" ? "Defect" : result.error._tag,
         )
-        span.attribute(TokenMetrics.Attributes.errorReason, failureReason(result.error))
+        span.attribute(Attributes.errorReason, failureReason(result.error))
       }
     }
     if (this.listeners.size === 0) return
@@ -399,16 +322,6 @@ export class Telemetry {
       this.emit({ type: "error", at: now, instance: this.instance, key, error })
   }
 
-  private failureCounter(error: TokenError | "defect"): Metric.Counter<number> {
-    const reason = failureReason(error)
-    let counter = this.failuresByReason.get(reason)
-    if (counter === undefined) {
-      counter = Metric.withAttributes(TokenMetrics.failures, { reason })
-      this.failuresByReason.set(reason, counter)
-    }
-    return counter
-  }
-
   /** The `tok.refresh` span around a watcher's background refresh; counted and announced. */
   traceRefresh<A, E>(
     request: TokenRequest,
@@ -416,7 +329,7 @@ export class Telemetry {
     refresh: Effect.Effect<A, E>,
   ): Effect.Effect<A, E> {
     return Effect.suspend(() => {
-      this.count(TokenMetrics.refreshes)
+      this.recorder?.refresh()
       if (this.listeners.size !== 0) {
         this.emit({
           type: "refresh",
@@ -430,10 +343,10 @@ export class Telemetry {
           bufferMillis,
         })
       }
-      return Effect.withSpan(refresh, TokenMetrics.Spans.refresh, {
-        root: true,
-        attributes: this.keyAttributes(request),
-      })
+      const tracing = this.tracing
+      return tracing === undefined
+        ? refresh
+        : tracing.span(Spans.refresh, this.keyAttributes(request), true, () => refresh)
     })
   }
 
@@ -442,7 +355,7 @@ export class Telemetry {
    * request: counted as a peer hit and announced. Sharing calls this.
    */
   shared(request: TokenRequest, from: string, token: Token.Token): void {
-    this.count(TokenMetrics.peerHits)
+    this.recorder?.peerHit()
     if (this.listeners.size === 0) return
     this.emit({
       type: "shared",
