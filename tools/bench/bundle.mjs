@@ -15,6 +15,7 @@ const alias = [
   { find: /^@tok\/vue$/, replacement: at("packages/vue/src/index.ts") },
   { find: /^@tok\/svelte$/, replacement: at("packages/svelte/src/index.ts") },
   { find: /^@tok\/angular$/, replacement: at("packages/angular/dist/index.js") },
+  { find: /^@tok\/devtools$/, replacement: at("packages/devtools/src/index.ts") },
 ]
 const external = [/^vue(\/|$)/, /^svelte(\/|$)/, /^@angular\//, /^rxjs(\/|$)/, /^tslib$/]
 
@@ -47,7 +48,7 @@ export const measure = async (entry) => {
   return { minBytes: Buffer.byteLength(code), gzipBytes: gzipSync(code, { level: 9 }).length }
 }
 
-export const entries = ["core", "vue", "svelte", "angular"]
+export const entries = ["core", "vue", "svelte", "angular", "devtools"]
 
 /** Peers, built the same way in the same run: the smallest app that reads a cached token. */
 export const peers = {
