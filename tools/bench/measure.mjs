@@ -49,6 +49,8 @@ export const all = async (log = () => undefined) => {
   const results = await deterministic(log)
   log("cache hit")
   Object.assign(results, Object.fromEntries([runJson("packages/core", ["bench/hit.ts"])]))
+  log("request with and without a tracer")
+  Object.assign(results, Object.fromEntries([runJson("packages/core", ["bench/request.ts"])]))
   results.peerBundle = {}
   for (const [name, entry] of Object.entries(peers)) {
     log(`peer bundle: ${name}`)

@@ -22,6 +22,16 @@ const rows = [
     `${hit.effectNs} ns/op`,
     `${hit.effectRatio}× floor (target ≤ 6)`,
   ],
+  [
+    "cache hit, Promise face, metrics on",
+    `${hit.promiseMetricsNs} ns/op`,
+    `${hit.metricsRatio}× the same hit with metrics off (target ≤ 1.2)`,
+  ],
+  [
+    "request (skipCache), spans on + a tracer",
+    `${results.request.tracedNs} ns/op`,
+    `${results.request.tracerRatio}× without (${results.request.plainNs} ns/op)`,
+  ],
   ...["1000", "10000"].map((n) => [
     `cold burst ×${n}`,
     `${burst[n].requests} request, ${burst[n].wallMs} ms`,
@@ -44,9 +54,9 @@ const rows = [
   ],
   ["heap per cached token (100k)", `${memory.bytesPerToken100k} B`, "budget 4096 B"],
   ...Object.entries(results.bundle).map(([name, b]) => [
-    `bundle: ${name === "core" ? "core alone" : `@tok/${name} + core`}`,
+    `bundle: ${name === "core" ? "core alone" : name === "devtools" ? "@tok/devtools alone" : `@tok/${name} + core`}`,
     `${kb(b.minBytes)} min, ${kb(b.gzipBytes)} gz`,
-    name === "core" ? "" : "budget 40 KB gz",
+    name === "core" ? "" : name === "devtools" ? "budget 6 KB gz" : "budget 40 KB gz",
   ]),
   ...Object.entries(results.peerBundle).map(([name, b]) => [
     `bundle: ${name} (peer)`,
