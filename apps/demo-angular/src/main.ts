@@ -9,12 +9,13 @@ import { bootstrapApplication } from "@angular/platform-browser"
 import { clerkFrontendApi, createTokenClient, provideTok, tokInterceptor } from "@tok/angular"
 import { App } from "./app.ts"
 import { DEMO_CONFIG } from "./app.config.ts"
-import { loadConfig } from "@tok/demo-shared"
+import { loadConfig, showDevtools } from "@tok/demo-shared"
 import "@tok/demo-shared/style.css"
 
 try {
   const config = await loadConfig()
   const client = createTokenClient({ source: clerkFrontendApi({ baseUrl: config.tokenServer }) })
+  showDevtools(client)
   await bootstrapApplication(App, {
     providers: [
       provideZonelessChangeDetection(),

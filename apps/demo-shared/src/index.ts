@@ -5,4 +5,5 @@
  * @module
  */
 export * from "./demo.ts"
+export * from "./devtools.ts"
 export * from "./page.ts"

@@ -5,13 +5,14 @@
 import { mount } from "svelte"
 import { clerkFrontendApi, createTokenClient } from "@tok/svelte"
 import App from "./App.svelte"
-import { loadConfig } from "@tok/demo-shared"
+import { loadConfig, showDevtools } from "@tok/demo-shared"
 import "@tok/demo-shared/style.css"
 
 const root = document.querySelector<HTMLElement>("#app")!
 try {
   const config = await loadConfig()
   const client = createTokenClient({ source: clerkFrontendApi({ baseUrl: config.tokenServer }) })
+  showDevtools(client)
   mount(App, { target: root, props: { client, config } })
 } catch (error) {
   root.textContent = error instanceof Error ? error.message : String(error)

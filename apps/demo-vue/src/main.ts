@@ -5,13 +5,14 @@
 import { createApp } from "vue"
 import { clerkFrontendApi, createTok, createTokenClient } from "@tok/vue"
 import App from "./App.vue"
-import { loadConfig } from "@tok/demo-shared"
+import { loadConfig, showDevtools } from "@tok/demo-shared"
 import "@tok/demo-shared/style.css"
 
 const root = document.querySelector<HTMLElement>("#app")!
 try {
   const config = await loadConfig()
   const client = createTokenClient({ source: clerkFrontendApi({ baseUrl: config.tokenServer }) })
+  showDevtools(client)
   createApp(App, { config }).use(createTok(client)).mount(root)
 } catch (error) {
   root.textContent = error instanceof Error ? error.message : String(error)

@@ -37,6 +37,7 @@ const BAR_H = 12
 
 const STYLE = `
 :host{position:fixed;right:12px;bottom:12px;z-index:2147483000;font:12px/1.35 system-ui,sans-serif;color:#1d2330}
+:host([inline]){position:static;display:block;width:fit-content;margin:16px auto}
 .panel{background:#fff;border:1px solid #c9ced8;border-radius:8px;box-shadow:0 4px 18px #0002;width:${WIDTH + 24}px;max-height:60vh;overflow:auto}
 header{display:flex;gap:8px;align-items:center;padding:6px 12px;background:#1d2330;color:#fff;border-radius:7px 7px 0 0;cursor:pointer;user-select:none}
 header b{flex:1}
@@ -79,11 +80,18 @@ export const defineTokDevtools = (name = "tok-devtools"): void => {
  */
 export const mountDevtools = (
   source: EventSourceLike,
-  options: { readonly parent?: Element | undefined; readonly collapsed?: boolean } = {},
+  options: {
+    readonly parent?: Element | undefined
+    /** Start folded (the header only). */
+    readonly collapsed?: boolean | undefined
+    /** In the page's flow instead of fixed in the corner (covers nothing). */
+    readonly inline?: boolean | undefined
+  } = {},
 ): TokDevtoolsElement => {
   defineTokDevtools()
   const element = document.createElement("tok-devtools") as TokDevtoolsElement
   if (options.collapsed) element.setAttribute("collapsed", "")
+  if (options.inline) element.setAttribute("inline", "")
   element.connect(source)
   ;(options.parent ?? document.body).append(element)
   return element
