@@ -253,8 +253,6 @@ export class Telemetry {
     span?.attribute(Attributes.errorReason, reason ?? "rejected")
     if (error.status !== undefined) {
       span?.attribute(Attributes.httpStatus, error.status)
-      // The request's span carries the last answer's status.
-      probe.span?.attribute(Attributes.httpStatus, error.status)
     }
     if (this.listeners.size === 0) return
     this.emit({
@@ -297,6 +295,9 @@ export class Telemetry {
           result.error === "defect" ? "Defect" : result.error._tag,
         )
         span.attribute(Attributes.errorReason, failureReason(result.error))
+        const status =
+          result.error === "defect" ? undefined : (result.error as { status?: unknown }).status
+        if (typeof status === "number") span.attribute(Attributes.httpStatus, status)
       }
     }
     if (this.listeners.size === 0) return
