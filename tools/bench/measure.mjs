@@ -51,6 +51,8 @@ export const all = async (log = () => undefined) => {
   Object.assign(results, Object.fromEntries([runJson("packages/core", ["bench/hit.ts"])]))
   log("request with and without a tracer")
   Object.assign(results, Object.fromEntries([runJson("packages/core", ["bench/request.ts"])]))
+  log("inserts into a full cache")
+  Object.assign(results, Object.fromEntries([runJson("packages/core", ["bench/cache.ts"])]))
   results.peerBundle = {}
   for (const [name, entry] of Object.entries(peers)) {
     log(`peer bundle: ${name}`)

@@ -32,6 +32,11 @@ const rows = [
     `${results.request.tracedNs} ns/op`,
     `${results.request.tracerRatio}× without (${results.request.plainNs} ns/op)`,
   ],
+  [
+    `inserts/s into a full cache of ${results["cache-insert"].size.toLocaleString("en")}`,
+    `${results["cache-insert"].insertsPerSecond.toLocaleString("en")} /s`,
+    `floor (Map.set, no eviction) ${results["cache-insert"].floorInsertsPerSecond.toLocaleString("en")} /s (${results["cache-insert"].ratio}×, target ≤ 4)`,
+  ],
   ...["1000", "10000"].map((n) => [
     `cold burst ×${n}`,
     `${burst[n].requests} request, ${burst[n].wallMs} ms`,

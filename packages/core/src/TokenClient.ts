@@ -33,6 +33,7 @@ import type * as Scope from "effect/Scope"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Queue from "effect/Queue"
@@ -49,7 +50,7 @@ import { layerUnrefClock as unrefClockLayer, unrefClock } from "./internal/clock
 import { checkTelemetry } from "./internal/telemetry.ts"
 import { type CallOptions, checkCall, checkConfig, type Config } from "./internal/options.ts"
 import * as Lifecycle from "./Lifecycle.ts"
-import type { Token } from "./Token.ts"
+import type { Token, TokenState } from "./Token.ts"
 import * as TokenCache from "./TokenCache.ts"
 import { InvalidOptionsError, type TokenError } from "./TokenError.ts"
 import { TokenSource } from "./TokenSource.ts"
@@ -86,6 +87,12 @@ export interface Service {
   readonly watch: (options?: WatchOptions) => Effect.Effect<TokenWatcher, InvalidOptionsError>
   /** Drops cached tokens matching `filter` and fences their requests in flight. */
   readonly invalidate: (filter?: InvalidateFilter) => Effect.Effect<void, InvalidOptionsError>
+  /**
+   * One key's `TokenState` as a stream: the current state first, then each
+   * change. Consuming it watches the key (fetch, background refresh); the
+   * watch ends with the stream (e.g. a server-sent events response).
+   */
+  readonly changes: (options?: WatchOptions) => Stream.Stream<TokenState, InvalidOptionsError>
 }
 
 /** The token client service. */
@@ -128,11 +135,23 @@ export const make = (
     yield* Effect.addFinalizer(() => engine.dispose())
     // A plain `getToken()` is one effect, built once, that reads the session,
     // the cache and the clock each time it runs (DESIGN §2.8).
-    const plain = Effect.suspend(() => {
+    // The answer for the last token seen is kept, so a hit allocates nothing.
+    let lastHit: Token | undefined
+    let lastAnswer: Effect.Effect<Token> = Effect.never
+    const now = (): Effect.Effect<Token, TokenError> => {
       const hit = engine.peek(undefined)
-      return hit instanceof Object && "jwt" in hit
-        ? Effect.succeed(hit)
-        : engine.getToken(undefined)
+      if (!(hit instanceof Object && "jwt" in hit)) return engine.getToken(undefined)
+      if (hit !== lastHit) {
+        lastHit = hit
+        lastAnswer = Exit.succeed(hit)
+      }
+      return lastAnswer
+    }
+    // Run by a fiber, it decides when it runs; `yield*` in a generator (the
+    // common case, and the hot path) asks it then too, and gets a settled
+    // answer that Effect hands back without a step of the fiber.
+    const plain: Effect.Effect<Token, TokenError> = Object.create(Effect.suspend(now), {
+      [Symbol.iterator]: { value: () => now()[Symbol.iterator]() },
     })
     const service = TokenClient.of({
       getToken: (options) => (options === undefined ? plain : engine.getToken(options)),
@@ -159,6 +178,24 @@ export const make = (
             ? Effect.fail(checked)
             : Effect.succeed(engine.watch(checked))
         }),
+      changes: (options) =>
+        Stream.unwrap(
+          Effect.sync(() => {
+            const checked = checkCall(options, resolved.bufferMillis)
+            if (checked instanceof InvalidOptionsError) return Stream.fail(checked)
+            const watcher = engine.watch(checked)
+            return Stream.callback<TokenState>((queue) =>
+              Effect.acquireRelease(
+                Effect.sync(() => {
+                  const stop = watcher.subscribe((state) => Queue.offerUnsafe(queue, state))
+                  Queue.offerUnsafe(queue, watcher.getSnapshot())
+                  return stop
+                }),
+                (stop) => Effect.sync(stop),
+              ),
+            )
+          }),
+        ),
       invalidate: (filter) =>
         Effect.suspend(() => {
           const problem = checkFilter(filter)

@@ -17,6 +17,7 @@ import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
 import { redact, sanitizeCode } from "./internal/redact.ts"
 import { InvalidOptionsError } from "./TokenError.ts"
 
@@ -76,7 +77,11 @@ export interface FrontendApiOptions {
  * Clerk's Frontend API: `POST {baseUrl}/v1/client/sessions/{sessionId}/tokens[/{template}]`
  * with `organization_id` as a form field; answers `{ "object": "token", "jwt": "…" }`.
  */
-export const clerkFrontendApi = (options: FrontendApiOptions): Layer.Layer<TokenSource> =>
+export const clerkFrontendApi = (
+  options: FrontendApiOptions,
+): Layer.Layer<TokenSource, InvalidOptionsError> => failLayer(() => frontendApi(options))
+
+const frontendApi = (options: FrontendApiOptions): Layer.Layer<TokenSource> =>
   httpSource(checkBaseUrl(options), "/v1/client/sessions/", {
     credentials: options.credentials ?? "include",
   })
@@ -85,23 +90,47 @@ export const clerkFrontendApi = (options: FrontendApiOptions): Layer.Layer<Token
 export interface BackendApiOptions {
   /** The Backend API's base URL, e.g. `https://api.clerk.com`. */
   readonly baseUrl: string
-  /** The secret key sent as `Authorization: Bearer …`. Never logged or echoed. */
-  readonly secretKey: string
+  /** The secret key sent as `Authorization: Bearer …`, plain or `Redacted`. Never logged or echoed. */
+  readonly secretKey: string | Redacted.Redacted<string>
 }
 
 /**
  * Clerk's Backend API, for servers: `POST {baseUrl}/v1/sessions/{sessionId}/tokens[/{template}]`
  * with `Authorization: Bearer <secretKey>`.
  */
-export const clerkBackendApi = (options: BackendApiOptions): Layer.Layer<TokenSource> => {
+export const clerkBackendApi = (
+  options: BackendApiOptions,
+): Layer.Layer<TokenSource, InvalidOptionsError> => failLayer(() => backendApi(options))
+
+const backendApi = (options: BackendApiOptions): Layer.Layer<TokenSource> => {
   const baseUrl = checkBaseUrl(options)
-  if (typeof options.secretKey !== "string" || options.secretKey.length === 0) {
+  const given: unknown = options.secretKey
+  const secretKey = Redacted.isRedacted(given) ? Redacted.value(given) : given
+  if (typeof secretKey !== "string" || secretKey.length === 0) {
     throw new InvalidOptionsError({ detail: "secretKey must be a non-empty string" })
   }
   return httpSource(baseUrl, "/v1/sessions/", {
-    headers: { Authorization: `Bearer ${options.secretKey}` },
+    headers: { Authorization: `Bearer ${secretKey}` },
   })
 }
+
+/** Bad options fail the layer with `InvalidOptionsError` (the Effect API) instead of throwing. */
+const failLayer = (
+  build: () => Layer.Layer<TokenSource>,
+): Layer.Layer<TokenSource, InvalidOptionsError> => {
+  try {
+    return build()
+  } catch (error) {
+    if (error instanceof InvalidOptionsError) return Layer.effect(TokenSource, Effect.fail(error))
+    throw error
+  }
+}
+
+/**
+ * The built-in sources with bad options thrown at once, for the Promise face
+ * (`createTokenClient`'s sources check when they are made). @internal
+ */
+export const checkedAtOnce = { clerkFrontendApi: frontendApi, clerkBackendApi: backendApi }
 
 /** The options' `baseUrl`, if it is an http(s) URL; throws `InvalidOptionsError` otherwise. */
 const checkBaseUrl = (options: unknown): string => {

@@ -272,11 +272,11 @@ const resolvedConfig = (config: TokClientConfig): Config => ({
 
 /** Clerk's Frontend API as a source (see `TokenSource.clerkFrontendApi`). */
 export const clerkFrontendApi: (options: TokenSource.FrontendApiOptions) => Source =
-  TokenSource.clerkFrontendApi
+  TokenSource.checkedAtOnce.clerkFrontendApi
 
 /** Clerk's Backend API as a source, for servers (see `TokenSource.clerkBackendApi`). */
 export const clerkBackendApi: (options: TokenSource.BackendApiOptions) => Source =
-  TokenSource.clerkBackendApi
+  TokenSource.checkedAtOnce.clerkBackendApi
 
 /**
  * A source from an async function returning the JWT. Throw a
@@ -288,11 +288,31 @@ export const fromFunction = (
 ): Source =>
   TokenSource.fromFunction((request) =>
     Effect.tryPromise({
-      // Through a Promise, so a function that throws or returns a plain string works too.
-      try: (signal) => Promise.resolve().then(() => fn(request, signal)),
+      // A function that declares no signal gets none made for it: an
+      // AbortController per request is a measurable part of a cold call.
+      try:
+        fn.length < 2
+          ? () => call(fn, request, neverAborted())
+          : (signal) => call(fn, request, signal),
       catch: (cause) =>
         cause instanceof TokenSource.TokenSourceError
           ? cause
           : new TokenSource.TokenSourceError({ cause, message: "the token function failed" }),
     }),
   )
+
+/** Calls a source function; one that throws or returns a plain string works too. */
+const call = (
+  fn: (request: TokenSource.TokenRequest, signal: AbortSignal) => Promise<string>,
+  request: TokenSource.TokenRequest,
+  signal: AbortSignal,
+): Promise<string> => {
+  try {
+    return Promise.resolve(fn(request, signal))
+  } catch (error) {
+    return Promise.reject(error)
+  }
+}
+
+let idleSignal: AbortSignal | undefined
+const neverAborted = (): AbortSignal => (idleSignal ??= new AbortController().signal)

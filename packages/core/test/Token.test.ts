@@ -35,6 +35,11 @@ describe("Token.decodeClaims", () => {
     ["two segments", "a.b"],
     ["four segments", "a.b.c.d"],
     ["bad base64url", "a.!!!.c"],
+    ["base64url with whitespace", `a.${b64url({ iat: 1, exp: 2 }).replace(/^(.{4})/, "$1 ")}.c`],
+    [
+      "standard base64 characters",
+      `a.${b64url({ iat: 1, exp: 2, s: "???>>>" }).replace(/_/g, "/")}.c`,
+    ],
     ["base64 with padding", `a.${Buffer.from('{"iat":1,"exp":2}').toString("base64")}=.c`],
     ["an empty payload", "a..c"],
     ["not JSON", `a.${Buffer.from("nope").toString("base64url")}.c`],

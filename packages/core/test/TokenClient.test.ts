@@ -1468,7 +1468,7 @@ describe("§4 the public TokenClient type", () => {
       Effect.gen(function* () {
         const tok = yield* TokenClient.TokenClient
         expect(Object.keys(tok).sort()).toEqual(
-          ["getToken", "invalidate", "session", "setSession", "watch"].sort(),
+          ["changes", "getToken", "invalidate", "session", "setSession", "watch"].sort(),
         )
         // A double written against the public type alone is a TokenClient.
         const double: TokenClient.Service = {
@@ -1477,9 +1477,117 @@ describe("§4 the public TokenClient type", () => {
           session: { get: Effect.succeed(null), changes: Stream.make(null) },
           watch: () => Effect.die("not used"),
           invalidate: () => Effect.void,
+          changes: () => Stream.empty,
         }
         const error = yield* Effect.flip(double.getToken())
         expect(error._tag).toBe("NotSignedInError")
       }).pipe(Effect.provide(testClientLayer(makeFakeSource()))),
+  )
+})
+
+describe("TokenClient.changes", () => {
+  it.effect(
+    "streams a key's state (current first, then each change) and stops watching when the stream ends",
+    () => {
+      const source = makeFakeSource({ lifetimeSeconds: 60, delayMs: 100 })
+      return withClient(source, (tok) =>
+        Effect.gen(function* () {
+          yield* tok.setSession("sess_1")
+          const fiber = yield* Effect.forkChild(
+            Stream.runCollect(Stream.take(tok.changes({ template: "a" }), 3)),
+          )
+          yield* TestClock.adjust("100 millis")
+          expect(inspectClient(tok).watchedKeys).toBe(1)
+          yield* tok.setSession(null)
+          const states = yield* Fiber.join(fiber)
+          expect(states.map((state) => state.status)).toEqual(["loading", "ready", "signed-out"])
+          expect(inspectClient(tok)).toMatchObject({ watchedKeys: 0, fibers: 0 })
+        }),
+      )
+    },
+  )
+
+  it.effect("bad options fail the stream with InvalidOptionsError", () =>
+    withClient(makeFakeSource(), (tok) =>
+      Effect.gen(function* () {
+        const error = yield* Effect.flip(Stream.runCollect(tok.changes({ template: ".." })))
+        expect(error._tag).toBe("InvalidOptionsError")
+      }),
+    ),
+  )
+})
+
+describe("§2.3 fencing is per session and per filter", () => {
+  it.effect(
+    "§2.3 no token outlives its session: signing out fences only the ended session's requests",
+    () => {
+      const source = makeFakeSource({ delayMs: 100 })
+      return withClient(source, (tok) =>
+        Effect.gen(function* () {
+          yield* tok.setSession("sess_1")
+          const other = yield* Effect.forkChild(tok.getToken({ sessionId: "sess_2" }))
+          const mine = yield* Effect.forkChild(Effect.exit(tok.getToken()))
+          yield* TestClock.adjust("10 millis")
+          yield* tok.setSession(null)
+          yield* TestClock.adjust("100 millis")
+          const token = yield* Fiber.join(other)
+          expect(token.sessionId).toBe("sess_2")
+          expect(Exit.isFailure(yield* Fiber.join(mine))).toBe(true)
+          // The other session's result was cached: the next call is a hit.
+          expect((yield* tok.getToken({ sessionId: "sess_2" })).source).toBe("cache")
+          expect(source.requests).toHaveLength(2)
+        }),
+      )
+    },
+  )
+
+  it.effect("§2.3 a 401 for one explicit session fences only that session's requests", () => {
+    const source = makeFakeSource({
+      respond: (request) =>
+        request.sessionId === "sess_9" ? { fail: { status: 401 }, delayMs: 10 } : { delayMs: 100 },
+    })
+    return withClient(source, (tok) =>
+      Effect.gen(function* () {
+        const other = yield* Effect.forkChild(tok.getToken({ sessionId: "sess_2" }))
+        const ended = yield* Effect.forkChild(Effect.flip(tok.getToken({ sessionId: "sess_9" })))
+        yield* TestClock.adjust("100 millis")
+        expect((yield* Fiber.join(ended))._tag).toBe("NotSignedInError")
+        yield* Fiber.join(other)
+        expect((yield* tok.getToken({ sessionId: "sess_2" })).source).toBe("cache")
+      }),
+    )
+  })
+
+  it.effect(
+    "§2.3 invalidate with a narrow filter fences and refetches only what it matches",
+    () => {
+      const source = makeFakeSource({ delayMs: 100 })
+      return withClient(source, (tok) =>
+        Effect.gen(function* () {
+          yield* tok.setSession("sess_1")
+          const watchA = yield* tok.watch({ template: "a" })
+          const watchB = yield* tok.watch({ template: "b" })
+          watchA.subscribe(() => undefined)
+          watchB.subscribe(() => undefined)
+          yield* TestClock.adjust("100 millis")
+          expect(source.requests).toHaveLength(2)
+          const inFlightB = yield* Effect.forkChild(
+            tok.getToken({ template: "b", skipCache: true }),
+          )
+          yield* TestClock.adjust("10 millis")
+          expect(inspectClient(tok).requests).toBe(1)
+          const seenB = watchB.getSnapshot()
+          yield* tok.invalidate({ template: "a" })
+          yield* TestClock.adjust("100 millis")
+          // Only "a" was refetched by its watcher; the "b" request's result was cached.
+          expect(source.requests.filter((r) => r.template === "a")).toHaveLength(2)
+          const fresh = yield* Fiber.join(inFlightB)
+          expect((yield* tok.getToken({ template: "b" })).jwt).toBe(fresh.jwt)
+          // The watcher of "b" was not woken into a request of its own.
+          expect(source.requests.filter((r) => r.template === "b")).toHaveLength(2)
+          expect(seenB.status).toBe("ready")
+        }),
+      )
+    },
   )
 })

@@ -76,3 +76,42 @@ describe("TokenError", () => {
     }
   })
 })
+
+describe("TokenError messages", () => {
+  it("each class says what happened, in words people read (the exact text is part of the API)", () => {
+    expect(
+      [
+        new NotSignedInError(),
+        new NotSignedInError({ sessionId: "sess_1" }),
+        new TemplateNotFoundError({ template: "firebase" }),
+        new TokenRequestError({ status: 403 }),
+        new TokenRequestError({ status: 422, code: "form_param_invalid" }),
+        new TokenUnavailableError({ reason: "network", attempts: 1 }),
+        new TokenUnavailableError({ reason: "timeout", attempts: 4 }),
+        new TokenUnavailableError({ reason: "server", status: 503, attempts: 4 }),
+        new TokenUnavailableError({
+          reason: "rate-limited",
+          status: 429,
+          retryAfterMs: 9000,
+          attempts: 1,
+        }),
+        new MalformedTokenError({ detail: "the JWT has no numeric exp claim" }),
+        new InvalidOptionsError({ detail: "template must not be empty" }),
+      ].map((error) => error.message),
+    ).toMatchInlineSnapshot(`
+      [
+        "No session is signed in: sign in before asking for a token",
+        "Session sess_1 is not signed in (it has ended or was never started)",
+        "The server has no JWT template named "firebase"",
+        "The token request was refused with HTTP 403",
+        "The token request was refused with HTTP 422 (form_param_invalid)",
+        "Token unavailable: the token server could not be reached after 1 attempt",
+        "Token unavailable: the token server did not answer in time after 4 attempts",
+        "Token unavailable: the token server failed (HTTP 503) after 4 attempts",
+        "Token unavailable: the token server is rate-limiting requests (HTTP 429) after 1 attempt; it asked to wait 9000 ms",
+        "The token server's answer is not a usable token: the JWT has no numeric exp claim",
+        "Invalid tok options: template must not be empty",
+      ]
+    `)
+  })
+})

@@ -3,7 +3,8 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import { TestClock } from "effect/testing"
-import { TokenSource, TokenSourceError } from "@tok/core"
+import { type InvalidOptionsError, TokenSource, TokenSourceError } from "@tok/core"
+import * as Redacted from "effect/Redacted"
 import { fakeJwt } from "@tok/core/testing"
 
 interface Call {
@@ -27,7 +28,7 @@ const ok = () => Response.json({ object: "token", jwt })
 
 /** Fetches `request` through `source` built on `fetch`. */
 const fetchWith = (
-  source: Layer.Layer<TokenSource.TokenSource, never, never>,
+  source: Layer.Layer<TokenSource.TokenSource, InvalidOptionsError>,
   fetch: Layer.Layer<never>,
   request: TokenSource.TokenRequest = { sessionId: "sess_1" },
 ) =>
@@ -88,6 +89,41 @@ describe("TokenSource.clerkFrontendApi", () => {
 })
 
 describe("TokenSource.clerkBackendApi", () => {
+  it.effect("takes the secret key as Effect's Redacted, and never shows it", () =>
+    Effect.gen(function* () {
+      const secretKey = Redacted.make("sk_test_redacted_secret")
+      const { calls, layer } = fakeFetch(ok)
+      const source = TokenSource.clerkBackendApi({ baseUrl: "https://api.clerk.com", secretKey })
+      yield* fetchWith(source, layer)
+      expect((calls[0]!.init.headers as Record<string, string>).Authorization).toBe(
+        "Bearer sk_test_redacted_secret",
+      )
+      expect(String(secretKey)).not.toContain("sk_test_redacted_secret")
+    }),
+  )
+
+  it.effect(
+    "bad options fail the layer with InvalidOptionsError (the Effect API), never a throw",
+    () =>
+      Effect.gen(function* () {
+        const bad = [
+          () => TokenSource.clerkBackendApi({ baseUrl: "https://api.clerk.com", secretKey: "" }),
+          () =>
+            TokenSource.clerkBackendApi({
+              baseUrl: "https://api.clerk.com",
+              secretKey: Redacted.make(""),
+            }),
+          () => TokenSource.clerkBackendApi({ baseUrl: "nope", secretKey: "sk_test_x" }),
+          () => TokenSource.clerkFrontendApi({ baseUrl: "ftp://clerk.example.com" }),
+        ]
+        for (const make of bad) {
+          const layer = make()
+          const error = yield* Effect.flip(fetchWith(layer, fakeFetch(ok).layer))
+          expect(error).toMatchObject({ _tag: "InvalidOptionsError" })
+        }
+      }),
+  )
+
   it.effect("POSTs to /v1/sessions/{id}/tokens/{template} with the bearer secret", () =>
     Effect.gen(function* () {
       const fetch = fakeFetch(ok)
@@ -102,7 +138,9 @@ describe("TokenSource.clerkBackendApi", () => {
 
 describe("answers", () => {
   const failWith = (response: () => Response | Promise<Response>) =>
-    Effect.flip(fetchWith(frontend, fakeFetch(response).layer))
+    Effect.flip(fetchWith(frontend, fakeFetch(response).layer)).pipe(
+      Effect.map((error) => error as TokenSourceError),
+    )
 
   it.effect("an HTTP error carries its status, the server's code and Retry-After", () =>
     Effect.gen(function* () {

@@ -573,3 +573,19 @@ describe("§2.7 nothing leaks: dispose", () => {
     expect(await pending).toMatchObject({ name: "AbortError" })
   })
 })
+
+describe("§2.2 skipCache is honest: the Promise face", () => {
+  it("§2.2 skipCache is honest: getToken({ skipCache: true }) on the Promise face never answers from the cache", async () => {
+    let minted = 0
+    const tok = createTokenClient({
+      source: fromFunction(async () => fakeJwt({ iat: 0, exp: 3600, n: ++minted })),
+      session: "sess_1",
+    })
+    const cached = await tok.getToken()
+    const fresh = await tok.getToken({ skipCache: true })
+    expect(minted).toBe(2)
+    expect(fresh!.jwt).not.toBe(cached!.jwt)
+    expect(fresh!.source).toBe("network")
+    await tok.dispose()
+  })
+})

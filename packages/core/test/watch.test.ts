@@ -938,3 +938,33 @@ describe("§2.5 a 401 ends a session for its watchers too", () => {
     },
   )
 })
+
+describe("§2.3 watchers of different keys never share a refresher", () => {
+  it.effect(
+    "§2.3 no token outlives its session: watchers of two explicit sessions (or organizations) each show their own token",
+    () => {
+      const source = makeFakeSource()
+      return withClient(source, (tok) =>
+        Effect.gen(function* () {
+          const a = yield* tok.watch({ sessionId: "sess_A" })
+          const b = yield* tok.watch({ sessionId: "sess_B" })
+          const orgA = yield* tok.watch({ sessionId: "sess_A", organizationId: "org_1" })
+          const orgB = yield* tok.watch({ sessionId: "sess_A", organizationId: "org_2" })
+          for (const watcher of [a, b, orgA, orgB]) watcher.subscribe(() => undefined)
+          yield* settle
+          const shown = [a, b, orgA, orgB].map(
+            (w) => (w.getSnapshot() as { token: Token.Token }).token,
+          )
+          expect(shown.map((t) => [t.sessionId, t.organizationId])).toEqual([
+            ["sess_A", undefined],
+            ["sess_B", undefined],
+            ["sess_A", "org_1"],
+            ["sess_A", "org_2"],
+          ])
+          expect(inspectClient(tok).watchedKeys).toBe(4)
+          expect(source.requests).toHaveLength(4)
+        }),
+      )
+    },
+  )
+})

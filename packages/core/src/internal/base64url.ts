@@ -1,37 +1,37 @@
 /**
- * Decodes base64url (RFC 4648 §5) to a UTF-8 string without `Buffer` or
- * `atob`, so it behaves the same in browsers, Node and workers.
- * Returns `undefined` for anything that is not valid base64url.
+ * Decodes base64url (RFC 4648 §5) to a UTF-8 string with the platform's
+ * `atob` (browsers, Node ≥ 16, workers), checked strictly first: only the
+ * base64url alphabet, no padding, no whitespace. Returns `undefined` for
+ * anything that is not valid base64url or not UTF-8. It runs once per token
+ * received, on the cold path every caller waits on, so it leans on native
+ * code rather than a loop in JavaScript.
  * @internal
  */
 export const decodeBase64UrlToString = (input: string): string | undefined => {
-  if (input.length === 0 || input.length % 4 === 1) return undefined
-  const bytes = new Uint8Array(Math.floor((input.length * 3) / 4))
-  let buffer = 0
-  let bits = 0
-  let out = 0
-  for (let i = 0; i < input.length; i++) {
-    const value = sextet(input.charCodeAt(i))
-    if (value < 0) return undefined
-    buffer = (buffer << 6) | value
-    bits += 6
-    if (bits >= 8) {
-      bits -= 8
-      bytes[out++] = (buffer >> bits) & 0xff
-    }
-  }
+  const length = input.length
+  if (length === 0 || length % 4 === 1 || !BASE64URL.test(input)) return undefined
+  const padded =
+    input.replace(/-/g, "+").replace(/_/g, "/") +
+    (length % 4 === 0 ? "" : "==".slice((length % 4) - 2))
+  let binary: string
   try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(0, out))
+    binary = atob(padded)
+  } catch {
+    return undefined
+  }
+  // Most payloads are ASCII: the binary string is the text.
+  if (!NON_ASCII.test(binary)) return binary
+  const bytes = new Uint8Array(binary.length)
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i)
+  try {
+    return (decoder ??= new TextDecoder("utf-8", { fatal: true })).decode(bytes)
   } catch {
     return undefined
   }
 }
 
-const sextet = (code: number): number => {
-  if (code >= 65 && code <= 90) return code - 65 // A-Z
-  if (code >= 97 && code <= 122) return code - 71 // a-z
-  if (code >= 48 && code <= 57) return code + 4 // 0-9
-  if (code === 45) return 62 // -
-  if (code === 95) return 63 // _
-  return -1
-}
+const BASE64URL = /^[A-Za-z0-9_-]*$/
+// eslint-disable-next-line no-control-regex
+const NON_ASCII = /[^\x00-\x7f]/
+
+let decoder: TextDecoder | undefined
