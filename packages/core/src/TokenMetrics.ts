@@ -32,13 +32,13 @@
 import * as Context from "effect/Context"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
-import * as Effect from "effect/Effect"
 import {
   type ClientRecorder,
   CurrentRecorder,
   CurrentTracing,
   type Recorder,
 } from "./internal/recorder.ts"
+import { tracing as spans } from "./internal/spans.ts"
 
 /** Calls answered from the cache. */
 export const cacheHits: Metric.Counter<number> = Metric.counter("tok_cache_hits_total", {
@@ -189,12 +189,7 @@ export const layer: Layer.Layer<never> = Layer.succeed(CurrentRecorder, recorder
  * context's `Tracer` (install one: `OtlpTracer.layer(…)`, …). Without it no
  * span is made and the span machinery stays out of the bundle.
  */
-export const tracing: Layer.Layer<never> = Layer.succeed(CurrentTracing, {
-  span: (name, attributes, root, body) =>
-    Effect.useSpan(name, { kind: "client", root, attributes }, (span) =>
-      Effect.withParentSpan(body(span), span),
-    ),
-})
+export const tracing: Layer.Layer<never> = Layer.succeed(CurrentTracing, spans)
 
 /** Metrics and spans together: `Layer.merge(layer, tracing)`. */
 export const layerAll: Layer.Layer<never> = Layer.merge(layer, tracing)

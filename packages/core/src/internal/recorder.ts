@@ -8,6 +8,8 @@
 import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import type * as Tracer from "effect/Tracer"
+import type { TokenError } from "../TokenError.ts"
+import type { TokenRequest } from "../TokenSource.ts"
 import type { FailureReason } from "./reasons.ts"
 
 /** What one client counts; the hot path is `counts.hits++`. */
@@ -38,15 +40,39 @@ export const CurrentRecorder = Context.Reference<Recorder | undefined>(
   { defaultValue: () => undefined },
 )
 
-/** How spans are made, when tracing was asked for (`TokenMetrics.tracing`). */
+/** How spans are made and annotated, when tracing was asked for (`TokenMetrics.tracing`). */
 export interface Tracing {
-  /** Runs `body` in a new span `name` (its children's parent); ends it with `body`'s exit. */
-  readonly span: <A, E>(
-    name: string,
-    attributes: Record<string, unknown>,
-    root: boolean,
+  /** Runs `body` in a `tok.request` span. */
+  readonly request: <A, E>(
+    request: TokenRequest,
+    withSession: boolean,
+    cause: "call" | "refresh",
+    skipCache: boolean,
     body: (span: Tracer.Span) => Effect.Effect<A, E>,
   ) => Effect.Effect<A, E>
+  /** Runs `body` in a `tok.attempt` span, a child of the request's. */
+  readonly attempt: <A, E>(
+    request: TokenRequest,
+    withSession: boolean,
+    attempt: number,
+    body: (span: Tracer.Span) => Effect.Effect<A, E>,
+  ) => Effect.Effect<A, E>
+  /** Runs `body` in a `tok.refresh` span. */
+  readonly refresh: <A, E>(
+    request: TokenRequest,
+    withSession: boolean,
+    body: Effect.Effect<A, E>,
+  ) => Effect.Effect<A, E>
+  /** A failed attempt's reason and status, on its span. */
+  readonly attemptFailed: (span: Tracer.Span, reason: string, status: number | undefined) => void
+  /** How a request ended, on its span. */
+  readonly requestEnded: (
+    span: Tracer.Span,
+    attempts: number,
+    origin: "network" | "peer",
+    fenced: boolean,
+    error: TokenError | "defect" | undefined,
+  ) => void
 }
 
 /** The tracing of the context, if spans were asked for. */

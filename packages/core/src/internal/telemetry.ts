@@ -16,7 +16,6 @@ import * as RetryPolicy from "../RetryPolicy.ts"
 import type * as Token from "../Token.ts"
 import { InvalidOptionsError, type TokenError } from "../TokenError.ts"
 import type * as TokenEvents from "../TokenEvents.ts"
-import { Attributes, Spans } from "./names.ts"
 import { type ClientRecorder, CurrentRecorder, CurrentTracing, type Tracing } from "./recorder.ts"
 import { failureReason } from "./reasons.ts"
 import type { TokenRequest, TokenSourceError } from "../TokenSource.ts"
@@ -188,16 +187,6 @@ export class Telemetry {
     return probe
   }
 
-  private keyAttributes(request: TokenRequest): Record<string, unknown> {
-    const attributes: Record<string, unknown> = {}
-    if (request.template !== undefined) attributes[Attributes.template] = request.template
-    if (request.organizationId !== undefined) {
-      attributes[Attributes.organizationId] = request.organizationId
-    }
-    if (this.traceSessionId) attributes[Attributes.sessionId] = request.sessionId
-    return attributes
-  }
-
   /** The `tok.request` span around a whole request (its retries inside), when tracing is on. */
   traceRequest<A, E>(
     probe: RequestProbe,
@@ -206,10 +195,7 @@ export class Telemetry {
   ): Effect.Effect<A, E> {
     const tracing = this.tracing
     if (tracing === undefined) return program
-    const attributes = this.keyAttributes(probe.request)
-    attributes[Attributes.cause] = probe.cause
-    attributes[Attributes.skipCache] = skipCache
-    return tracing.span(Spans.request, attributes, true, (span) => {
+    return tracing.request(probe.request, this.traceSessionId, probe.cause, skipCache, (span) => {
       probe.span = span
       return program
     })
@@ -234,9 +220,7 @@ export class Telemetry {
         )
       const tracing = this.tracing
       if (tracing === undefined) return run(undefined)
-      const attributes = this.keyAttributes(probe.request)
-      attributes[Attributes.attempt] = number
-      return tracing.span(Spans.attempt, attributes, false, run)
+      return tracing.attempt(probe.request, this.traceSessionId, number, run)
     })
   }
 
@@ -249,11 +233,7 @@ export class Telemetry {
     error: TokenSourceError,
   ): void {
     const reason = RetryPolicy.transientReason(error)
-    span?.attribute(Attributes.errorTag, "TokenSourceError")
-    span?.attribute(Attributes.errorReason, reason ?? "rejected")
-    if (error.status !== undefined) {
-      span?.attribute(Attributes.httpStatus, error.status)
-    }
+    if (span !== undefined) this.tracing?.attemptFailed(span, reason ?? "rejected", error.status)
     if (this.listeners.size === 0) return
     this.emit({
       type: "attempt-failed",
@@ -284,21 +264,8 @@ export class Telemetry {
       this.recorder.latency(durationMs / 1000)
       if (result.error !== undefined) this.recorder.failure(failureReason(result.error))
     }
-    const span = probe.span
-    if (span !== undefined) {
-      span.attribute(Attributes.attempts, probe.attempts)
-      span.attribute(Attributes.origin, origin)
-      span.attribute(Attributes.fenced, result.fenced)
-      if (result.error !== undefined) {
-        span.attribute(
-          Attributes.errorTag,
-          result.error === "defect" ? "Defect" : result.error._tag,
-        )
-        span.attribute(Attributes.errorReason, failureReason(result.error))
-        const status =
-          result.error === "defect" ? undefined : (result.error as { status?: unknown }).status
-        if (typeof status === "number") span.attribute(Attributes.httpStatus, status)
-      }
+    if (probe.span !== undefined) {
+      this.tracing?.requestEnded(probe.span, probe.attempts, origin, result.fenced, result.error)
     }
     if (this.listeners.size === 0) return
     const key = keyOfProbe(probe)
@@ -347,7 +314,7 @@ export class Telemetry {
       const tracing = this.tracing
       return tracing === undefined
         ? refresh
-        : tracing.span(Spans.refresh, this.keyAttributes(request), true, () => refresh)
+        : tracing.refresh(request, this.traceSessionId, refresh)
     })
   }
 
