@@ -96,6 +96,14 @@ export default tseslint.config(
     ),
   })),
   {
+    // The timeline is framework-free and Effect-free: it only reads core's event types.
+    files: ["packages/devtools/**"],
+    rules: restrict(
+      [...adapters, "@tok/dev-server", "effect", "vue", "svelte", "@angular/core"],
+      "@tok/devtools is framework-free: plain DOM and SVG on @tok/core's events.",
+    ),
+  },
+  {
     files: ["packages/dev-server/**"],
     rules: restrict(adapters, "The dev server does not depend on adapters."),
   },

@@ -25,6 +25,7 @@ const tokPackages = {
   "@tok/svelte": at("packages/svelte/dist/index.js"),
   "@tok/angular": at("packages/angular/dist/index.js"),
   "@tok/react": at("packages/react/dist/index.js"),
+  "@tok/devtools": at("packages/devtools/dist/index.js"),
 }
 /** The frameworks are the app's own: never counted. */
 const isExternal = (id) => /^(vue|svelte|rxjs|tslib|react|react-dom)(\/|$)|^@angular\//.test(id)
@@ -235,8 +236,8 @@ export const withLargest = (byBundler) => {
   return { ...byBundler, largest: { bundler, ...worst } }
 }
 
-/** The published entries: core alone, and core with each adapter. */
-export const entries = ["core", "vue", "svelte", "angular", "react"]
+/** The published entries: core alone, core with each adapter, and the devtools element alone. */
+export const entries = ["core", "vue", "svelte", "angular", "react", "devtools"]
 
 /** Peers, built the same way in the same run: the smallest app that reads a cached token. */
 export const peers = {

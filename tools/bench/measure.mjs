@@ -117,6 +117,8 @@ export const all = async (log = () => undefined) => {
   // Timed: alone, after everything else.
   log("cache hit")
   Object.assign(results, Object.fromEntries([await runJson("packages/core", ["bench/hit.ts"])]))
+  log("request with and without a tracer")
+  Object.assign(results, Object.fromEntries([await runJson("packages/core", ["bench/request.ts"])]))
   log("inserts into a full cache")
   Object.assign(results, Object.fromEntries([await runJson("packages/core", ["bench/cache.ts"])]))
   log("dev server signing")

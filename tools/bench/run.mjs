@@ -25,6 +25,16 @@ const rows = [
     `${hit.effectRatio}× floor (target ≤ 6)`,
   ],
   [
+    "cache hit, Promise face, metrics on",
+    `${hit.promiseMetricsNs} ns/op`,
+    `${hit.metricsRatio}× the same hit with metrics off (target ≤ 1.2)`,
+  ],
+  [
+    "request (skipCache), spans on + a tracer",
+    `${results.request.tracedNs} ns/op`,
+    `${results.request.tracerRatio}× without (${results.request.plainNs} ns/op)`,
+  ],
+  [
     `inserts/s into a full cache of ${results["cache-insert"].size.toLocaleString("en")}`,
     `${results["cache-insert"].insertsPerSecond.toLocaleString("en")} /s`,
     `floor (Map.set, no eviction) ${results["cache-insert"].floorInsertsPerSecond.toLocaleString("en")} /s (${results["cache-insert"].ratio}×, target ≤ 4)`,

@@ -11,13 +11,14 @@ import { bootstrapApplication } from "@angular/platform-browser"
 import { createTokenClient, provideTok, tokInterceptor } from "@tok/angular"
 import { App } from "./app.ts"
 import { DEMO_CONFIG } from "./app.config.ts"
-import { demoSource, loadConfig } from "@tok/demo-shared"
+import { demoSource, loadConfig, showDevtools } from "@tok/demo-shared"
 
 try {
   const config = await loadConfig()
   // A Clerk development instance: the dev browser is set up as clerk-js would,
   // and the source is clerkFrontendApi({ publishableKey }) (see @tok/demo-shared).
   const client = createTokenClient({ source: await demoSource(config) })
+  showDevtools(client)
   await bootstrapApplication(App, {
     providers: [
       provideZonelessChangeDetection(),

@@ -5,6 +5,8 @@
  * [--verbose]`.
  * Prints one line, "tok demo-api listening on http://HOST:PORT", and stops
  * cleanly on SIGINT/SIGTERM. Bad flags: a message and exit code 2.
+ * `GET /metrics` serves tok's metrics as Prometheus text; with
+ * `OTEL_EXPORTER_OTLP_ENDPOINT` set, tok's spans are exported there (OTLP/HTTP, JSON).
  * @module
  */
 import { parseArgs } from "node:util"
@@ -75,6 +77,8 @@ const api = await startDemoApi({
   host: values.host ?? "127.0.0.1",
   sessionTokenLifetime: lifetime,
   secretKey: values["secret-key"] ?? process.env.TOK_SECRET_KEY ?? DEV_SECRET_KEY,
+  // tok's spans go to an OTLP/HTTP collector when one is configured the standard way.
+  otlpEndpoint: process.env.OTEL_EXPORTER_OTLP_ENDPOINT || undefined,
   ...(values.verbose ? { log: (line: string) => process.stderr.write(`${line}\n`) } : {}),
 }).catch((error: unknown) => {
   process.stderr.write(

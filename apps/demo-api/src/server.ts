@@ -24,9 +24,14 @@ import { performance } from "node:perf_hooks"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Semaphore from "effect/Semaphore"
-import { TokenClient, TokenSource } from "@tok/core"
+import * as FetchHttpClient from "effect/http/FetchHttpClient"
+import * as OtlpSerialization from "effect/observability/OtlpSerialization"
+import * as OtlpTracer from "effect/observability/OtlpTracer"
+import * as PrometheusMetrics from "effect/observability/PrometheusMetrics"
+import { TokenClient, TokenMetrics, TokenSource } from "@tok/core"
 import { DEFAULT_SECRET_KEY, redact } from "@tok/dev-server"
 import { ApiError, errorBody, fromTokenError } from "./ApiError.ts"
 import * as Verifier from "./Verifier.ts"
@@ -64,6 +69,11 @@ export interface DemoApiOptions {
   readonly host?: string
   /** One line per request: method, path, status, time. Default: none. */
   readonly log?: (line: string) => void
+  /**
+   * An OTLP/HTTP collector's base URL (`OTEL_EXPORTER_OTLP_ENDPOINT`): tok's
+   * spans are exported to `{endpoint}/v1/traces` as JSON. Default: no export.
+   */
+  readonly otlpEndpoint?: string | undefined
 }
 
 /** A running demo-api. */
@@ -134,6 +144,21 @@ export const startDemoApi = async (options: DemoApiOptions): Promise<DemoApi> =>
   const log = options.log
   const secretKey = options.secretKey ?? DEV_SECRET_KEY
 
+  // What tok is seen through: its metrics in this server's own registry (served
+  // at /metrics), its spans exported over OTLP when a collector is configured.
+  const traces =
+    options.otlpEndpoint === undefined
+      ? Layer.empty
+      : OtlpTracer.layer({
+          url: `${options.otlpEndpoint.replace(/\/+$/, "")}/v1/traces`,
+          resource: { serviceName: "tok-demo-api" },
+          exportInterval: "2 seconds",
+        }).pipe(Layer.provide([FetchHttpClient.layer, OtlpSerialization.layerJson]))
+  const observability = Layer.mergeAll(
+    Layer.succeed(Metric.MetricRegistry, new Map()),
+    TokenMetrics.layerAll,
+    traces,
+  )
   // tok on a server: one client for every session, each call naming its session.
   const layer = Layer.mergeAll(
     TokenClient.layer().pipe(
@@ -151,7 +176,7 @@ export const startDemoApi = async (options: DemoApiOptions): Promise<DemoApi> =>
         ? {}
         : { sessionTokenLifetime: options.sessionTokenLifetime }),
     }),
-  )
+  ).pipe(Layer.provideMerge(observability))
   const runtime = ManagedRuntime.make(layer)
   let selfUrl = ""
 
@@ -274,11 +299,18 @@ export const startDemoApi = async (options: DemoApiOptions): Promise<DemoApi> =>
               "GET /api/profile": "Authorization: Bearer <session token>",
               "GET /downstream/notes": `Authorization: Bearer <${template} template token>`,
               "GET /health": "liveness",
+              "GET /metrics": "tok's metrics, Prometheus text",
             },
           }),
         ),
     },
     "/health": { GET: () => Effect.succeed(reply(200, { ok: true })) },
+    "/metrics": {
+      GET: () =>
+        Effect.map(PrometheusMetrics.format(), (text) =>
+          reply(200, text, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" }),
+        ),
+    },
     "/api/profile": { GET: profile },
     "/downstream/notes": { GET: downstreamNotes },
   }
@@ -359,10 +391,12 @@ export const startDemoApi = async (options: DemoApiOptions): Promise<DemoApi> =>
     }
     // Requests have no body here; drain whatever was sent so the socket stays usable.
     req.resume()
-    const body = answer.body === undefined ? "" : JSON.stringify(answer.body)
+    const text = typeof answer.body === "string"
+    const body =
+      answer.body === undefined ? "" : text ? (answer.body as string) : JSON.stringify(answer.body)
     res.writeHead(answer.status, {
       ...corsHeaders(req.headers.origin),
-      ...(body === "" ? {} : { "Content-Type": "application/json; charset=utf-8" }),
+      ...(body === "" || text ? {} : { "Content-Type": "application/json; charset=utf-8" }),
       "Cache-Control": "no-store",
       ...answer.headers,
     })

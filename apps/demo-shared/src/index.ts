@@ -6,4 +6,5 @@
  */
 export * from "./clerk.ts"
 export * from "./demo.ts"
+export * from "./devtools.ts"
 export * from "./page.ts"

@@ -47,6 +47,7 @@ import {
   type WatchOptions,
 } from "./internal/engine.ts"
 import { layerUnrefClock as unrefClockLayer, unrefClock } from "./internal/clock.ts"
+import { checkTelemetry } from "./internal/telemetry.ts"
 import { type CallOptions, checkCall, checkConfig, type Config } from "./internal/options.ts"
 import * as Lifecycle from "./Lifecycle.ts"
 import type { Token, TokenState } from "./Token.ts"
@@ -111,6 +112,8 @@ export const make = (
   Effect.gen(function* () {
     const resolved = checkConfig(config)
     if (resolved instanceof InvalidOptionsError) return yield* resolved
+    const telemetry = checkTelemetry(config)
+    if (telemetry instanceof InvalidOptionsError) return yield* telemetry
     // Effect's default clock does not unref its timers; unless the context
     // chose a clock (TestClock, the user's), tok's timers never hold a Node
     // process open (DESIGN §2.7).
@@ -127,6 +130,7 @@ export const make = (
       lifecycle: yield* Lifecycle.Lifecycle,
       clock,
       context,
+      telemetry,
     })
     yield* Effect.addFinalizer(() => engine.dispose())
     // A plain `getToken()` is one effect, built once, that reads the session,

@@ -32,6 +32,7 @@ import { checkFilter, Defect, type Engine, engineOf } from "./internal/engine.ts
 import { type Checked, checkCall, checkConfig, type Config } from "./internal/options.ts"
 import * as Lifecycle from "./Lifecycle.ts"
 import type { Token, TokenState } from "./Token.ts"
+import type { TokenEvents } from "./TokenEvents.ts"
 import * as TokenCache from "./TokenCache.ts"
 import * as TokenClient from "./TokenClient.ts"
 import { InvalidOptionsError } from "./TokenError.ts"
@@ -51,6 +52,11 @@ export interface TokClientConfig extends Config {
   readonly session?: string | null | undefined
   /** The host lifecycle (default: browser events where there is a `document`). */
   readonly lifecycle?: Layer.Layer<Lifecycle.Lifecycle> | undefined
+  /**
+   * What the client is seen through: `TokenMetrics.layer` for metrics, a
+   * tracer layer (`OtlpTracer.layer(…)`) for spans, or both merged.
+   */
+  readonly observability?: Layer.Layer<never> | undefined
 }
 
 /** A token source for the Promise face. */
@@ -72,6 +78,10 @@ export interface TokClient {
   readonly invalidate: (filter?: TokenClient.InvalidateFilter) => void
   /** Stops every timer and fiber; pending calls reject with an `AbortError`. */
   readonly dispose: () => Promise<void>
+  /** What the client does, as typed events (see `TokenEvents`): for logs and `@tok/devtools`. */
+  readonly events: TokenEvents
+  /** This client's name in events (the `instance` option, or a random id). */
+  readonly instance: string
 }
 
 const RESOLVED_NULL: Promise<null> = Promise.resolve(null)
@@ -117,6 +127,11 @@ export const createTokenClient = (config: TokClientConfig): TokClient => {
   if (config.lifecycle !== undefined && !Layer.isLayer(config.lifecycle as unknown)) {
     throw new InvalidOptionsError({ detail: "lifecycle must be a Layer of Lifecycle" })
   }
+  if (config.observability !== undefined && !Layer.isLayer(config.observability as unknown)) {
+    throw new InvalidOptionsError({
+      detail: "observability must be a Layer (TokenMetrics.layer, …)",
+    })
+  }
   const initialSession = config.session ?? null
   if (initialSession !== null && typeof initialSession !== "string") {
     throw new InvalidOptionsError({ detail: "session must be a session id string or null" })
@@ -131,8 +146,10 @@ export const createTokenClient = (config: TokClientConfig): TokClient => {
       ),
     ),
   )
+  const observed =
+    config.observability === undefined ? layer : layer.pipe(Layer.provide(config.observability))
   // No clock is chosen here, so the client runs on tok's unref'd clock (see TokenClient.make).
-  const context = Effect.runSync(Layer.buildWithScope(layer, scope))
+  const context = Effect.runSync(Layer.buildWithScope(observed, scope))
   const engine: Engine = engineOf(Context.get(context, TokenClient.TokenClient))!
   engine.setSession(initialSession)
 
@@ -148,7 +165,7 @@ export const createTokenClient = (config: TokClientConfig): TokClient => {
     if (engine.disposed) return Promise.reject(abortError("The tok client was disposed"))
     const checked = checkCall(options, resolved.bufferMillis)
     if (checked instanceof InvalidOptionsError) return Promise.reject(checked)
-    const hit = engine.peekChecked(checked)
+    const hit = engine.read(checked)
     if (hit !== undefined) return answered(hit)
     return wait(checked, signal)
   }
@@ -229,6 +246,8 @@ export const createTokenClient = (config: TokClientConfig): TokClient => {
       pendingPlain = undefined
       engine.invalidate(filter)
     },
+    events: engine.telemetry.events,
+    instance: engine.telemetry.instance,
     dispose: () => {
       // Closed at once (pending calls reject now); the promise waits until every fiber is done.
       const closing = engine.dispose()
@@ -247,6 +266,8 @@ const resolvedConfig = (config: TokClientConfig): Config => ({
   maxEntries: config.maxEntries,
   autoRefresh: config.autoRefresh,
   refreshJitter: config.refreshJitter,
+  traceSessionId: config.traceSessionId,
+  instance: config.instance,
 })
 
 /** Clerk's Frontend API as a source (see `TokenSource.clerkFrontendApi`). */

@@ -50,6 +50,19 @@ export * as TokenCache from "./TokenCache.ts"
 export * as TokenClient from "./TokenClient.ts"
 /** The one shape adapters show (`token`, `status`, `error`, `expiresAt`) and `whenReady`. */
 export * as TokenView from "./TokenView.ts"
+/** tok's metrics (Effect `Metric`) and span and attribute names (DESIGN §8). */
+export * as TokenMetrics from "./TokenMetrics.ts"
+/** What a client does, as typed events (`client.events.subscribe`). */
+export type {
+  EventError,
+  EventKey,
+  EventToken,
+  Origin,
+  RequestCause,
+  TokenEvent,
+  TokenEvents,
+  TokenEventType,
+} from "./TokenEvents.ts"
 /** How a fresh JWT is fetched: `clerkFrontendApi`, `clerkBackendApi`, `fromFunction`. */
 export * as TokenSource from "./TokenSource.ts"
 /** The Promise face: `createTokenClient` and its sources. */

@@ -32,6 +32,7 @@ import { type InvalidateFilter, keyOf, matcher, watchIdOf } from "./keys.ts"
 import { type CallOptions, type Checked, checkCall, type ResolvedConfig } from "./options.ts"
 import { Session } from "./session.ts"
 import { Store } from "./store.ts"
+import { Telemetry, type TelemetryOptions } from "./telemetry.ts"
 import { type TokenWatcher, Watch, type WatchHost } from "./watch.ts"
 
 export { checkFilter, type InvalidateFilter } from "./keys.ts"
@@ -60,6 +61,8 @@ export interface Deps {
   readonly context: Context.Context<never>
   /** Where forked fibers are kept; closed with the client's scope. */
   readonly fibers: FiberSet.FiberSet<unknown, unknown>
+  /** Metrics, spans and events (DESIGN §8). */
+  readonly telemetry?: TelemetryOptions | undefined
 }
 
 /**
@@ -79,6 +82,8 @@ export class Engine {
   private readonly watches = new Map<string, Watch>()
   /** The client as a watch sees it. */
   private readonly watchHost: WatchHost
+  /** Metrics, spans and the Promise face's events. */
+  readonly telemetry: Telemetry
   disposed = false
 
   constructor(deps: Deps) {
@@ -88,7 +93,15 @@ export class Engine {
     this.context = deps.context
     this.fibers = deps.fibers
     this.store = new Store(deps.cache, deps.clock, deps.config.bufferMillis)
+    this.telemetry = new Telemetry({
+      clock: deps.clock,
+      context: deps.context,
+      options: deps.telemetry,
+      cachedTokens: () => this.store.size(),
+      watchers: () => this.watches.size,
+    })
     this.flights = new Flights({
+      telemetry: this.telemetry,
       config: deps.config,
       clock: deps.clock,
       source: deps.source,
@@ -108,7 +121,16 @@ export class Engine {
       isDisposed: () => this.disposed,
       currentSession: () => this.session.id,
       peekChecked: (checked) => this.peekChecked(checked),
-      fetchOrJoin: (checked, refresh) => this.fetchOrJoin(checked, refresh),
+      fetchOrJoin: (checked, refresh) => {
+        const sessionId = checked.sessionId ?? this.session.id
+        return refresh && sessionId !== null
+          ? this.telemetry.traceRefresh(
+              { sessionId, template: checked.template, organizationId: checked.organizationId },
+              checked.bufferMillis,
+              this.fetchOrJoin(checked, refresh),
+            )
+          : this.fetchOrJoin(checked, refresh)
+      },
       fork: (effect) => this.fork(effect),
       // A watch refreshes its key while it has subscribers.
       register: (watch) => void this.watches.set(watch.id, watch),
@@ -131,7 +153,9 @@ export class Engine {
     if (options === undefined) {
       const key = this.session.defaultKey
       if (key === undefined) return this.session.id === null ? null : this.session.problem
-      return this.store.usable(key, this.config.bufferMillis)
+      const token = this.store.usable(key, this.config.bufferMillis)
+      if (token !== undefined) this.telemetry.hit(token.sessionId, undefined, undefined)
+      return token
     }
     const checked = checkCall(options, this.config.bufferMillis)
     return checked instanceof InvalidOptionsError ? checked : this.peekChecked(checked)
@@ -147,6 +171,15 @@ export class Engine {
       keyOf(sessionId, checked.template, checked.organizationId),
       checked.bufferMillis,
     )
+  }
+
+  /** `peekChecked` for a caller's read: a cached answer counts as a hit. */
+  read(checked: Checked): Token.Token | InvalidOptionsError | null | undefined {
+    const hit = this.peekChecked(checked)
+    if (hit instanceof Object && "jwt" in hit) {
+      this.telemetry.hit(hit.sessionId, hit.template, hit.organizationId)
+    }
+    return hit
   }
 
   /** `getToken` of the Effect API. */
@@ -219,6 +252,7 @@ export class Engine {
     const ended = previous === null ? [] : this.dropSession(previous)
     for (const watch of [...this.watches.values()]) watch.onSessionChange()
     this.flights.end(ended)
+    this.telemetry.session(sessionId)
     this.session.tell(sessionId)
   }
 
@@ -296,6 +330,7 @@ export class Engine {
       this.watches.clear()
       for (const fiber of this.fibers) fiber.interruptUnsafe()
       this.store.clear()
+      this.telemetry.close()
     }
     return FiberSet.clear(this.fibers)
   }

@@ -30,6 +30,7 @@ import type { Checked, ResolvedConfig } from "./options.ts"
 import { sanitizeCode } from "./redact.ts"
 import type { Session } from "./session.ts"
 import type { Store } from "./store.ts"
+import type { RequestProbe, Telemetry } from "./telemetry.ts"
 
 /** A request in flight for one key, shared by every caller that joins it. */
 export interface Flight {
@@ -98,6 +99,8 @@ export interface FlightHost {
   readonly stored: (key: string, token: Token.Token) => void
   /** The server answered 401 for `sessionId`. */
   readonly ended: (sessionId: string) => void
+  /** Where hits, misses and requests are counted, traced and told. */
+  readonly telemetry: Telemetry
 }
 
 /** The requests in flight of one client. */
@@ -139,15 +142,20 @@ export class Flights {
     const key = keyOf(sessionId, checked.template, checked.organizationId)
     if (!checked.skipCache && !refresh) {
       const token = store.usable(key, checked.bufferMillis)
-      if (token !== undefined) return { _tag: "answered", result: token }
+      if (token !== undefined) {
+        this.host.telemetry.hit(sessionId, checked.template, checked.organizationId)
+        return { _tag: "answered", result: token }
+      }
+      this.host.telemetry.miss(sessionId, checked.template, checked.organizationId)
     }
     const flight =
       (checked.skipCache ? undefined : this.table.get(key)) ??
-      this.start(key, {
-        sessionId,
-        template: checked.template,
-        organizationId: checked.organizationId,
-      })
+      this.start(
+        key,
+        { sessionId, template: checked.template, organizationId: checked.organizationId },
+        refresh ? "refresh" : "call",
+        checked.skipCache,
+      )
     return { _tag: "waiting", flight, generation: session.generation }
   }
 
@@ -172,7 +180,12 @@ export class Flights {
   }
 
   /** Starts a request for `key`: attempts with a timeout, retried by the policy, then settled. */
-  private start(key: string, request: TokenRequest): Flight {
+  private start(
+    key: string,
+    request: TokenRequest,
+    cause: "call" | "refresh",
+    skipCache: boolean,
+  ): Flight {
     const flight: Flight = {
       key,
       request,
@@ -185,6 +198,8 @@ export class Flights {
     }
     this.table.set(key, flight)
     this.live.add(flight)
+    const telemetry = this.host.telemetry
+    const probe = telemetry.requestStarted(request, cause, skipCache)
     let attempts = 0
     const attempt = Effect.suspend(() => {
       attempts++
@@ -201,11 +216,18 @@ export class Flights {
           ),
       }),
     )
-    const program = attempt.pipe(
-      Effect.retry({ schedule: this.schedule, while: this.retryable }),
-      Effect.onExit((exit) => this.settle(flight, exit, attempts)),
-    )
-    flight.fiber = this.host.fork(program)
+    const program = telemetry
+      .traceAttempt(probe, this.retryable, this.host.config.retry.attempts, attempt)
+      .pipe(
+        Effect.retry({ schedule: this.schedule, while: this.retryable }),
+        Effect.onExit((exit) =>
+          Effect.ensuring(
+            this.settle(flight, exit, attempts),
+            Effect.sync(() => report(telemetry, probe, flight)),
+          ),
+        ),
+      )
+    flight.fiber = this.host.fork(telemetry.traceRequest(probe, skipCache, program))
     return flight
   }
 
@@ -291,6 +313,26 @@ export class Flights {
       flight.fiber?.interruptUnsafe()
     }
   }
+}
+
+/** Tells telemetry how a flight ended (after its waiters were answered). */
+const report = (telemetry: Telemetry, probe: RequestProbe, flight: Flight): void => {
+  const outcome = flight.outcome
+  if (outcome === undefined) return
+  if (Exit.isSuccess(outcome)) {
+    return telemetry.requestEnded(probe, { token: outcome.value, fenced: flight.fenced })
+  }
+  const failure = Cause.findErrorOption(outcome.cause)
+  if (failure._tag === "Some") {
+    const error = failure.value
+    return telemetry.requestEnded(
+      probe,
+      error instanceof SessionEnded ? { fenced: true } : { error, fenced: flight.fenced },
+    )
+  }
+  if (Cause.hasDies(outcome.cause))
+    telemetry.requestEnded(probe, { error: "defect", fenced: false })
+  else telemetry.requestEnded(probe, { fenced: true })
 }
 
 /** Completes a flight: its Effect waiters, then its Promise-face listeners. */

@@ -39,6 +39,10 @@ export interface Config {
   readonly autoRefresh?: boolean | undefined
   /** J: the most a background refresh is moved earlier, in ms (default 2000). */
   readonly refreshJitter?: number | undefined
+  /** Put the session id on spans (default false: it identifies a user). */
+  readonly traceSessionId?: boolean | undefined
+  /** This client's name in events and devtools (default: a random id). */
+  readonly instance?: string | undefined
 }
 
 /** Config after checking. */
