@@ -286,40 +286,45 @@ const startServer = () =>
     })
   })
 
-const runApp = async (label, url) => {
-  await check(`tsc app (${label})`, () => typecheck(app))
-  for (const file of appFiles) {
+const runScripts = async (dir, files, label, url) => {
+  for (const file of files) {
     await check(`node ${file} (${label})`, async () =>
-      (await run("node", [file], { cwd: app, env: { TOK_URL: url } })).trim(),
+      (await run("node", [file], { cwd: dir, env: { TOK_URL: url } })).trim(),
     )
   }
 }
 
-if (installed[0]) {
-  let server
-  const up = await check("npx tok-dev-server", async () => {
-    server = await startServer()
-    return server.url
-  })
-  if (up) {
-    await runApp(`effect ${effectLow}`, server.url)
-    for (const [i, { major }] of ANGULAR.entries()) {
-      if (!installed[i + 1]) continue
-      const dir = angularDirs[i]
-      await check(`tsc angular-${major}`, () => typecheck(dir))
-      await check(`node angular.ts (angular-${major})`, async () =>
-        (await run("node", ["angular.ts"], { cwd: dir, env: { TOK_URL: server.url } })).trim(),
-      )
-    }
-    if (effectHigh !== effectLow) {
-      const swapped = await check(`npm install effect@${effectHigh}`, async () => {
-        await npmInstall(app, [`effect@${effectHigh}`])
-        return assertOurs(app, ["core", "vue", "svelte", "dev-server"])
-      })
-      if (swapped) await runApp(`effect ${effectHigh}`, server.url)
-    }
-    await check("tok-dev-server stops on SIGTERM", () => server.stop())
+// The type-checks run side by side (tsc is single-threaded) while the server starts.
+const appLabel = `effect ${effectLow}`
+const angularLabel = (i) => `angular-${ANGULAR[i].major}`
+let server
+const [appTyped, ...angularTyped] = await Promise.all([
+  installed[0] ? check(`tsc app (${appLabel})`, () => typecheck(app)) : false,
+  ...angularDirs.map((dir, i) =>
+    installed[i + 1] ? check(`tsc ${angularLabel(i)}`, () => typecheck(dir)) : false,
+  ),
+  installed[0] &&
+    check("npx tok-dev-server", async () => {
+      server = await startServer()
+      return server.url
+    }),
+])
+if (server) {
+  if (appTyped) await runScripts(app, appFiles, appLabel, server.url)
+  for (const [i, dir] of angularDirs.entries()) {
+    if (angularTyped[i]) await runScripts(dir, ["angular.ts"], angularLabel(i), server.url)
   }
+  if (effectHigh !== effectLow) {
+    const label = `effect ${effectHigh}`
+    const swapped = await check(`npm install effect@${effectHigh}`, async () => {
+      await npmInstall(app, [`effect@${effectHigh}`])
+      return assertOurs(app, ["core", "vue", "svelte", "dev-server"])
+    })
+    if (swapped && (await check(`tsc app (${label})`, () => typecheck(app)))) {
+      await runScripts(app, appFiles, label, server.url)
+    }
+  }
+  await check("tok-dev-server stops on SIGTERM", () => server.stop())
 }
 
 // --- summary ----------------------------------------------------------------
