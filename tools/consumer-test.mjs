@@ -114,6 +114,12 @@ for (const name of PACKAGES) {
     if (JSON.stringify(packed.exports).includes("@tok/source")) {
       throw new Error("the published exports keep the @tok/source condition")
     }
+    if (
+      name !== "dev-server" &&
+      (packed.dependencies?.effect || !packed.peerDependencies?.effect)
+    ) {
+      throw new Error("effect must be a peer dependency (the app's copy), not a dependency")
+    }
     const ranges = { ...packed.dependencies, ...packed.peerDependencies }
     if (Object.values(ranges).some((range) => range.startsWith("workspace:"))) {
       throw new Error("a workspace: range is left in the published dependencies")
