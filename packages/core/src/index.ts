@@ -48,6 +48,8 @@ export type Token = TokenModule.Token
 export * as TokenCache from "./TokenCache.ts"
 /** The service users call: `getToken`, `setSession`, `watch`, `invalidate`, `layer`. */
 export * as TokenClient from "./TokenClient.ts"
+/** How clients share tokens and sign-outs: tabs (BroadcastChannel, Web Locks), servers (`@tok/redis`). */
+export * as TokenShare from "./TokenShare.ts"
 /** How a fresh JWT is fetched: `clerkFrontendApi`, `clerkBackendApi`, `fromFunction`. */
 export * as TokenSource from "./TokenSource.ts"
 /** The Promise face: `createTokenClient` and its sources. */
