@@ -40,6 +40,8 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
+import * as BrowserShare from "./internal/browserShare.ts"
+import type { BrowserShareOptions } from "./internal/browserShare.ts"
 import type { InvalidateFilter } from "./internal/keys.ts"
 import * as Token from "./Token.ts"
 import type { TokenRequest } from "./TokenSource.ts"
@@ -138,6 +140,22 @@ export const TokenShare = Context.Reference<Service>("@tok/core/TokenShare", {
 
 /** Provides `service` as the share of the clients built under it. */
 export const layer = (service: Service): Layer.Layer<never> => Layer.succeed(TokenShare, service)
+
+/** What the browser share needs of a `BroadcastChannel`, a Web Locks manager, and its options. */
+export type { BrowserShareOptions, ChannelLike, LockManagerLike } from "./internal/browserShare.ts"
+
+/**
+ * Tabs of one origin share tokens and sign-outs: `BroadcastChannel` per
+ * source (`name`) and session, Web Locks to pick the tab that fetches a key.
+ * `createTokenClient` and `TokenClient.layer` turn it on by themselves in a
+ * page where both APIs exist (option `share`); provide it to choose the
+ * name, or the channel and locks (`@tok/core/testing` has in-memory ones).
+ */
+export const layerBrowser = (options: BrowserShareOptions): Layer.Layer<never> =>
+  Layer.effect(TokenShare, BrowserShare.make(options))
+
+/** Whether this is a page with both `BroadcastChannel` and `navigator.locks` (sharing on by default). */
+export const browserAvailable = (): boolean => BrowserShare.browserApis() !== undefined
 
 /**
  * Checks what a peer sent. Anything that is not one of the `ShareMessage`

@@ -247,6 +247,7 @@ const resolvedConfig = (config: TokClientConfig): Config => ({
   maxEntries: config.maxEntries,
   autoRefresh: config.autoRefresh,
   refreshJitter: config.refreshJitter,
+  share: config.share,
 })
 
 /** Clerk's Frontend API as a source (see `TokenSource.clerkFrontendApi`). */

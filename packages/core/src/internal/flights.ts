@@ -29,6 +29,7 @@ import { keyOf } from "./keys.ts"
 import type { Checked, ResolvedConfig } from "./options.ts"
 import { sanitizeCode } from "./redact.ts"
 import type { Session } from "./session.ts"
+import { PeerToken, type Sharing } from "./sharing.ts"
 import type { Store } from "./store.ts"
 
 /** A request in flight for one key, shared by every caller that joins it. */
@@ -98,6 +99,8 @@ export interface FlightHost {
   readonly stored: (key: string, token: Token.Token) => void
   /** The server answered 401 for `sessionId`. */
   readonly ended: (sessionId: string) => void
+  /** Sharing with peers (DESIGN §7); inactive by default. */
+  readonly sharing: Sharing
 }
 
 /** The requests in flight of one client. */
@@ -143,11 +146,11 @@ export class Flights {
     }
     const flight =
       (checked.skipCache ? undefined : this.table.get(key)) ??
-      this.start(key, {
-        sessionId,
-        template: checked.template,
-        organizationId: checked.organizationId,
-      })
+      this.start(
+        key,
+        { sessionId, template: checked.template, organizationId: checked.organizationId },
+        checked.skipCache,
+      )
     return { _tag: "waiting", flight, generation: session.generation }
   }
 
@@ -172,7 +175,7 @@ export class Flights {
   }
 
   /** Starts a request for `key`: attempts with a timeout, retried by the policy, then settled. */
-  private start(key: string, request: TokenRequest): Flight {
+  private start(key: string, request: TokenRequest, skipCache: boolean): Flight {
     const flight: Flight = {
       key,
       request,
@@ -201,10 +204,14 @@ export class Flights {
           ),
       }),
     )
-    const program = attempt.pipe(
-      Effect.retry({ schedule: this.schedule, while: this.retryable }),
-      Effect.onExit((exit) => this.settle(flight, exit, attempts)),
-    )
+    const retried = Effect.retry(attempt, { schedule: this.schedule, while: this.retryable })
+    const sharing = this.host.sharing
+    // On a local miss, a peer may have the token or be fetching it (DESIGN §7).
+    const program = (
+      sharing.active
+        ? sharing.around(request, key, retried, skipCache, () => flight.fenced)
+        : retried
+    ).pipe(Effect.onExit((exit) => this.settle(flight, exit, attempts)))
     flight.fiber = this.host.fork(program)
     return flight
   }
@@ -216,7 +223,7 @@ export class Flights {
    */
   private settle(
     flight: Flight,
-    exit: Exit.Exit<string, TokenSourceError>,
+    exit: Exit.Exit<string | PeerToken, TokenSourceError>,
     attempts: number,
   ): Effect.Effect<void> {
     return Effect.suspend(() => {
@@ -242,12 +249,23 @@ export class Flights {
   /** What a finished request means: a token (cached unless fenced), or a typed failure. */
   private outcomeOf(
     flight: Flight,
-    exit: Exit.Exit<string, TokenSourceError>,
+    exit: Exit.Exit<string | PeerToken, TokenSourceError>,
     attempts: number,
   ): Outcome {
+    if (Exit.isSuccess(exit) && exit.value instanceof PeerToken) {
+      const now = this.host.clock.currentTimeMillisUnsafe()
+      const token = this.host.sharing.token(exit.value, flight.request, now)
+      if (token === undefined)
+        return Exit.fail(new TokenUnavailableError({ reason: "server", attempts }))
+      if (!flight.fenced) {
+        const cached = this.host.store.put(flight.key, token, flight.seq)
+        if (cached !== undefined) this.host.stored(flight.key, cached)
+      }
+      return Exit.succeed(token)
+    }
     if (Exit.isSuccess(exit)) {
       const now = this.host.clock.currentTimeMillisUnsafe()
-      const made = Token.make(exit.value, flight.request, now)
+      const made = Token.make(exit.value as string, flight.request, now)
       if (Token.isDecodeFailure(made)) return Exit.fail(new MalformedTokenError(made))
       // A JWT the client holds keeps the expiry it was given when first
       // received: a caching proxy that answers it again never extends its life.
@@ -270,6 +288,11 @@ export class Flights {
     const error = classify(failure.value, flight.request, attempts)
     if (error._tag === "NotSignedInError") this.host.ended(flight.request.sessionId)
     return Exit.fail(error)
+  }
+
+  /** The next start order, for a token that came from a peer rather than a request. */
+  nextSeq(): number {
+    return ++this.seq
   }
 
   /** Fences every live flight that matches: late results are not cached, new callers do not join. */

@@ -39,6 +39,24 @@ export interface Config {
   readonly autoRefresh?: boolean | undefined
   /** J: the most a background refresh is moved earlier, in ms (default 2000). */
   readonly refreshJitter?: number | undefined
+  /**
+   * Share tokens and sign-outs with peers (DESIGN §7): `false` turns it off;
+   * `true` (the default) shares between tabs in a page with
+   * `BroadcastChannel` and Web Locks, or through a `TokenShare` layer you
+   * provide. `{ name }` names what is shared (default: the source's base
+   * URL; a `fromFunction` source shares only when named);
+   * `followSessionSwitch` makes a switch of sessions in one tab switch the
+   * others that were on the same session.
+   */
+  readonly share?: boolean | ShareConfig | undefined
+}
+
+/** The `share` option as an object. */
+export interface ShareConfig {
+  /** Clients share only with clients of the same name (default: the source's base URL). */
+  readonly name?: string | undefined
+  /** A switch to another session in one tab switches every tab that was on the same one. */
+  readonly followSessionSwitch?: boolean | undefined
 }
 
 /** Config after checking. */
@@ -49,6 +67,11 @@ export interface ResolvedConfig {
   readonly maxEntries: number
   readonly autoRefresh: boolean
   readonly refreshJitter: number
+  readonly share: {
+    readonly enabled: boolean
+    readonly name: string | undefined
+    readonly followSessionSwitch: boolean
+  }
 }
 
 const clampBuffer = (value: unknown, name: string): number | InvalidOptionsError => {
@@ -191,6 +214,8 @@ export const checkConfig = (config: unknown): ResolvedConfig | InvalidOptionsErr
   }
   const refreshJitter = nonNegative(c.refreshJitter, "refreshJitter", 2000)
   if (typeof refreshJitter === "string") return new InvalidOptionsError({ detail: refreshJitter })
+  const share = checkShare(c.share)
+  if (share instanceof InvalidOptionsError) return share
   return {
     bufferMillis,
     retry,
@@ -198,5 +223,24 @@ export const checkConfig = (config: unknown): ResolvedConfig | InvalidOptionsErr
     maxEntries,
     autoRefresh: c.autoRefresh !== false,
     refreshJitter,
+    share,
   }
+}
+
+/** Checks the `share` option. */
+const checkShare = (share: unknown): ResolvedConfig["share"] | InvalidOptionsError => {
+  if (share === undefined || typeof share === "boolean") {
+    return { enabled: share !== false, name: undefined, followSessionSwitch: false }
+  }
+  if (typeof share !== "object" || share === null || Array.isArray(share)) {
+    return new InvalidOptionsError({ detail: "share must be a boolean or an object" })
+  }
+  const { name, followSessionSwitch } = share as Record<string, unknown>
+  if (name !== undefined && (typeof name !== "string" || name === "" || name.length > 512)) {
+    return new InvalidOptionsError({ detail: "share.name must be a non-empty string" })
+  }
+  if (followSessionSwitch !== undefined && typeof followSessionSwitch !== "boolean") {
+    return new InvalidOptionsError({ detail: "share.followSessionSwitch must be a boolean" })
+  }
+  return { enabled: true, name, followSessionSwitch: followSessionSwitch === true }
 }
