@@ -106,6 +106,8 @@ export const signOut = async (
 export interface RequestCounts {
   readonly session: number | null
   readonly total: number
+  /** Tabs sharing this session's tokens, this one included. */
+  readonly tabs?: number | undefined
 }
 
 /** Reads the token server's counters (`GET /__tok/stats`). */
@@ -126,13 +128,14 @@ export const tokenRequests = async (
   }
 }
 
-/** "3 for this session · 5 in all". */
+/** "3 for this session · 5 in all", and " · 4 tabs sharing" when tabs share tokens. */
 export const describeCounts = (counts: RequestCounts | null): string =>
   counts === null
     ? "—"
-    : counts.session === null
-      ? `${counts.total} in all`
-      : `${counts.session} for this session · ${counts.total} in all`
+    : (counts.session === null
+        ? `${counts.total} in all`
+        : `${counts.session} for this session · ${counts.total} in all`) +
+      (counts.tabs !== undefined && counts.tabs > 1 ? ` · ${counts.tabs} tabs sharing` : "")
 
 /** What demo-api answered. */
 export interface ApiAnswer {

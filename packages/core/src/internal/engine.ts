@@ -105,7 +105,8 @@ export class Engine {
       currentSession: () => this.session.id,
       adopt: (key, token) => {
         const cached = this.store.put(key, token, this.flights.nextSeq())
-        if (cached !== undefined) this.stored(key, cached)
+        // Watchers show where it came from; the cache answers it as "cache" from now on.
+        if (cached !== undefined) this.stored(key, { ...cached, source: "peer" })
       },
       ended: (sessionId) => this.endSession(sessionId, false),
       invalidated: (message) => this.invalidate(message.filter, false),
