@@ -132,11 +132,12 @@ export class Sharing {
         expiresInMillis: (claims.exp - claims.iat) * 1000,
       }
       // Peers hear of it before the lock is let go; a slow share does not hold the callers.
-      return Effect.asVoid(
-        Effect.timeoutOption(
-          Fiber.join(this.host.fork(this.bounded(this.share.publish({ _tag: "token", token })))),
-          Duration.millis(Math.min(PUBLISH_WAIT_MILLIS, this.host.config.requestTimeout)),
-        ),
+      return Effect.timeoutOrElse(
+        Fiber.join(this.host.fork(this.bounded(this.share.publish({ _tag: "token", token })))),
+        {
+          duration: Duration.millis(Math.min(PUBLISH_WAIT_MILLIS, this.host.config.requestTimeout)),
+          orElse: () => Effect.void,
+        },
       )
     })
   }
