@@ -247,6 +247,43 @@ describe("TokenShare between clients (DESIGN §7)", () => {
       }),
   )
 
+  it.effect("a closed client's lock is released: the peer waiting on it fetches at once", () =>
+    Effect.gen(function* () {
+      const source = makeFakeSource({ lifetimeSeconds: 60 })
+      source.enqueue({ delayMs: 60_000 }) // the first request hangs
+      const [a, b] = yield* tabs(2, source, makeShareHub(), { requestTimeout: 5000 })
+      yield* Effect.forkChild(a!.tok.getToken())
+      yield* TestClock.adjust("10 millis")
+      const fiber = yield* Effect.forkChild(b!.tok.getToken())
+      yield* TestClock.adjust("100 millis")
+      expect(source.requests).toHaveLength(1)
+      yield* a!.close // the tab holding the lock closes
+      yield* TestClock.adjust("10 millis")
+      const token = yield* Fiber.join(fiber)
+      expect(token.source).toBe("network")
+      expect(source.requests).toHaveLength(2)
+      yield* b!.close
+    }),
+  )
+
+  it.effect(
+    "a peer's token expires on this client's clock: after a sleep it is refetched, never served",
+    () =>
+      Effect.gen(function* () {
+        const source = makeFakeSource({ lifetimeSeconds: 60 })
+        const [a, b] = yield* tabs(2, source, makeShareHub())
+        const first = yield* a!.tok.getToken()
+        yield* TestClock.adjust(0)
+        yield* a!.close
+        yield* TestClock.adjust("2 minutes") // the laptop slept
+        const token = yield* b!.tok.getToken()
+        expect(token.jwt).not.toBe(first.jwt)
+        expect(token.source).toBe("network")
+        expect(source.requests).toHaveLength(2)
+        yield* b!.close
+      }),
+  )
+
   it.effect(
     "guarantee 3: a sign-out in one client signs every peer out of that session, with no request",
     () =>
