@@ -220,9 +220,12 @@ const chooseShare = (
     if (!config.share.enabled) return TokenShare.none
     const provided = yield* TokenShare.TokenShare
     if (provided.kind !== "none") return provided
+    const { channel, locks } = config.share
     const name = config.share.name ?? source.id
-    if (name === undefined || !TokenShare.browserAvailable()) return TokenShare.none
-    return yield* BrowserShare.make({ name })
+    const reachable =
+      (channel !== undefined && locks !== undefined) || TokenShare.browserAvailable()
+    if (name === undefined || !reachable) return TokenShare.none
+    return yield* BrowserShare.make({ name, channel, locks })
   })
 
 /**

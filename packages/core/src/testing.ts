@@ -236,7 +236,8 @@ export { makeTest as makeTestLifecycle, type TestLifecycle } from "./Lifecycle.t
  * Many clients in one process, sharing as browser tabs do (DESIGN §7): an
  * in-memory `BroadcastChannel` (asynchronous, structured-cloned, never to
  * its sender) and an in-memory Web Locks manager, one per hub (one hub = one
- * origin). Give each client `hub.layer()`.
+ * origin). Give each Effect client `hub.layer()`, and each Promise-face client
+ * `share: { name, channel: hub.channel, locks: hub.locks }`.
  *
  * @example
  * ```ts

@@ -7,7 +7,7 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import { TestClock } from "effect/testing"
-import { TokenClient, TokenShare } from "@tok/core"
+import { createTokenClient, InvalidOptionsError, TokenClient, TokenShare } from "@tok/core"
 import {
   type FakeSource,
   fakeJwt,
@@ -436,4 +436,44 @@ describe("TokenShare between clients (DESIGN §7)", () => {
       yield* a!.close
     }),
   )
+})
+
+describe("sharing on the Promise face", () => {
+  it("two clients given a ShareHub's channel and locks share tokens, peers and sign-outs", async () => {
+    const hub = makeShareHub()
+    const source = makeFakeSource({ lifetimeSeconds: 60 })
+    const share = { name: "app", channel: hub.channel, locks: hub.locks }
+    const a = createTokenClient({ source: source.layer, session: SESSION, share })
+    const b = createTokenClient({ source: source.layer, session: SESSION, share })
+    const first = await a.getToken()
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    const second = await b.getToken()
+    expect(second?.jwt).toBe(first?.jwt)
+    expect(source.requests).toHaveLength(1)
+    expect(await b.peers()).toBe(2)
+    a.setSession(null)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    expect(b.session).toBeNull()
+    await Promise.all([a.dispose(), b.dispose()])
+  })
+
+  it("a client alone, or with share: false, shares nothing and counts 1", async () => {
+    const source = makeFakeSource({ lifetimeSeconds: 60 })
+    const tok = createTokenClient({ source: source.layer, session: SESSION, share: false })
+    expect(await tok.peers()).toBe(1)
+    await tok.dispose()
+  })
+
+  it.each([
+    ["a string", "yes"],
+    ["an empty name", { name: "" }],
+    ["a channel that is not a function", { channel: 1 }],
+    ["locks without request", { locks: {} }],
+    ["a followSessionSwitch that is not a boolean", { followSessionSwitch: "yes" }],
+  ])("share as %s is an InvalidOptionsError", (_, share) => {
+    const source = makeFakeSource()
+    expect(() => createTokenClient({ source: source.layer, share: share as never })).toThrow(
+      InvalidOptionsError,
+    )
+  })
 })

@@ -6,6 +6,7 @@
  */
 import * as RetryPolicy from "../RetryPolicy.ts"
 import { InvalidOptionsError } from "../TokenError.ts"
+import type { ChannelLike, LockManagerLike } from "./browserShare.ts"
 
 /** Per-call options, as the client reads them. */
 export interface CallOptions {
@@ -57,6 +58,14 @@ export interface ShareConfig {
   readonly name?: string | undefined
   /** A switch to another session in one tab switches every tab that was on the same one. */
   readonly followSessionSwitch?: boolean | undefined
+  /**
+   * The channel and lock manager to share over, instead of the page's
+   * (`BroadcastChannel`, `navigator.locks`): `makeShareHub()` of
+   * `@tok/core/testing` gives in-memory ones, to run several clients in one
+   * process. Given both, sharing works outside a page too.
+   */
+  readonly channel?: ((name: string) => ChannelLike) | undefined
+  readonly locks?: LockManagerLike | undefined
 }
 
 /** Config after checking. */
@@ -71,6 +80,8 @@ export interface ResolvedConfig {
     readonly enabled: boolean
     readonly name: string | undefined
     readonly followSessionSwitch: boolean
+    readonly channel?: ((name: string) => ChannelLike) | undefined
+    readonly locks?: LockManagerLike | undefined
   }
 }
 
@@ -235,12 +246,29 @@ const checkShare = (share: unknown): ResolvedConfig["share"] | InvalidOptionsErr
   if (typeof share !== "object" || share === null || Array.isArray(share)) {
     return new InvalidOptionsError({ detail: "share must be a boolean or an object" })
   }
-  const { name, followSessionSwitch } = share as Record<string, unknown>
+  const { name, followSessionSwitch, channel, locks } = share as Record<string, unknown>
   if (name !== undefined && (typeof name !== "string" || name === "" || name.length > 512)) {
     return new InvalidOptionsError({ detail: "share.name must be a non-empty string" })
   }
   if (followSessionSwitch !== undefined && typeof followSessionSwitch !== "boolean") {
     return new InvalidOptionsError({ detail: "share.followSessionSwitch must be a boolean" })
   }
-  return { enabled: true, name, followSessionSwitch: followSessionSwitch === true }
+  if (channel !== undefined && typeof channel !== "function") {
+    return new InvalidOptionsError({ detail: "share.channel must be a function" })
+  }
+  if (
+    locks !== undefined &&
+    (typeof locks !== "object" ||
+      locks === null ||
+      typeof (locks as LockManagerLike).request !== "function")
+  ) {
+    return new InvalidOptionsError({ detail: "share.locks must be a lock manager" })
+  }
+  return {
+    enabled: true,
+    name,
+    followSessionSwitch: followSessionSwitch === true,
+    channel: channel as ((name: string) => ChannelLike) | undefined,
+    locks: locks as LockManagerLike | undefined,
+  }
 }
