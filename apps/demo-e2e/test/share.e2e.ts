@@ -162,11 +162,15 @@ it("5 tabs sharing make the requests of one tab; with sharing off, 5 times as ma
   await sleep(45_000 - (Date.now() - start))
   const [oneAt45, offAt45] = await Promise.all([requestsOf(a!), requestsOf(c!)])
   await Promise.all(off.map((page) => page.close()))
+  // The page shows the tabs sharing, and a token that came from another tab.
   const shown = await until(
-    "the page to show the tabs sharing",
+    "the page to show the tabs sharing and a token from another tab",
     async () => {
-      const text = await five[0]!.getByTestId("requests").textContent(probe)
-      return text?.includes("5 tabs sharing") ? text : undefined
+      for (const page of five) {
+        const text = await page.getByTestId("requests").textContent(probe)
+        if (text?.includes("5 tabs sharing") && text.includes("token from another tab")) return text
+      }
+      return undefined
     },
     3_000,
   )

@@ -66,7 +66,7 @@ export interface DemoPageOptions {
   readonly config: DemoConfig
   /** The page's tok client: its session is the page's. */
   readonly client: Pick<TokClient, "session" | "setSession" | "onSessionChange"> &
-    Partial<Pick<TokClient, "peers">>
+    Partial<Pick<TokClient, "peers" | "watch">>
   /** How demo-api is called; by default `callApi(config, jwt, fetch)`. */
   readonly api?: (jwt: string | null) => Promise<ApiAnswer>
   /** The `fetch` for the token server and demo-api; by default the global one. */
@@ -113,6 +113,7 @@ export const createDemoPage = (options: DemoPageOptions): DemoPage => {
   }
 
   let running: { readonly stop: () => void } | null = null
+  const sessionToken = client.watch?.()
 
   const poll = async () => {
     const polled = running
@@ -122,6 +123,10 @@ export const createDemoPage = (options: DemoPageOptions): DemoPage => {
       // How many tabs share this session's tokens (tok's sharing, DESIGN §7).
       const tabs = (await client.peers?.()) ?? 1
       if (tabs > 1) counts = { ...counts, tabs }
+      // Where the session token shown came from: read, never subscribed (no request).
+      const shown = sessionToken?.getSnapshot()
+      const from = shown !== undefined && "token" in shown ? shown.token?.source : undefined
+      if (from !== undefined) counts = { ...counts, tokenSource: from }
     } catch {
       counts = null
     }

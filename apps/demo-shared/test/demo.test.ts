@@ -99,8 +99,8 @@ describe("the demo page's helpers", () => {
       answer(200, { tokenRequests: 5, sessions: { sess_1: { tokenRequests: 3 } } })
     const counts = await tokenRequests(config, "sess_1", stats)
     expect(describeCounts(counts)).toBe("3 for this session · 5 in all")
-    expect(describeCounts({ ...counts, tabs: 4 })).toBe(
-      "3 for this session · 5 in all · 4 tabs sharing",
+    expect(describeCounts({ ...counts, tabs: 4, tokenSource: "peer" })).toBe(
+      "3 for this session · 5 in all · 4 tabs sharing · token from another tab",
     )
     expect(describeCounts(await tokenRequests(config, null, stats))).toBe("5 in all")
   })
