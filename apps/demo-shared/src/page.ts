@@ -121,12 +121,14 @@ export const createDemoPage = (options: DemoPageOptions): DemoPage => {
     try {
       counts = await tokenRequests(config, state.sessionId, options.fetch)
       // How many tabs share this session's tokens (tok's sharing, DESIGN §7).
+      // With other tabs sharing: how many, and where the session token shown
+      // came from (read, never subscribed: no request).
       const tabs = (await client.peers?.()) ?? 1
-      if (tabs > 1) counts = { ...counts, tabs }
-      // Where the session token shown came from: read, never subscribed (no request).
-      const shown = sessionToken?.getSnapshot()
-      const from = shown !== undefined && "token" in shown ? shown.token?.source : undefined
-      if (from !== undefined) counts = { ...counts, tokenSource: from }
+      if (tabs > 1) {
+        const shown = sessionToken?.getSnapshot()
+        const from = shown !== undefined && "token" in shown ? shown.token?.source : undefined
+        counts = { ...counts, tabs, ...(from === undefined ? {} : { tokenSource: from }) }
+      }
     } catch {
       counts = null
     }
