@@ -48,12 +48,20 @@ import {
 } from "./internal/engine.ts"
 import { layerUnrefClock as unrefClockLayer, unrefClock } from "./internal/clock.ts"
 import { checkTelemetry } from "./internal/telemetry.ts"
-import { type CallOptions, checkCall, checkConfig, type Config } from "./internal/options.ts"
+import {
+  type CallOptions,
+  checkCall,
+  checkConfig,
+  type Config,
+  type ResolvedConfig,
+} from "./internal/options.ts"
 import * as Lifecycle from "./Lifecycle.ts"
 import type { Token, TokenState } from "./Token.ts"
 import * as TokenCache from "./TokenCache.ts"
 import { InvalidOptionsError, type TokenError } from "./TokenError.ts"
+import * as TokenShare from "./TokenShare.ts"
 import { TokenSource } from "./TokenSource.ts"
+import * as BrowserShare from "./internal/browserShare.ts"
 
 /** Client config, `invalidate` filters, and the watch handle with its options. */
 export type { Config, InvalidateFilter, TokenWatcher, WatchOptions }
@@ -122,10 +130,14 @@ export const make = (
     const clock = chosen ?? unrefClock
     const context = chosen === undefined ? Context.add(ambient, Clock.Clock, unrefClock) : ambient
     const fibers = yield* FiberSet.make<unknown, unknown>()
+    const source = yield* TokenSource
+    const share = yield* chooseShare(resolved, source)
     const engine = new Engine({
       fibers,
       config: resolved,
-      source: yield* TokenSource,
+      share,
+      followSessionSwitch: resolved.share.followSessionSwitch,
+      source,
       cache: yield* TokenCache.TokenCache,
       lifecycle: yield* Lifecycle.Lifecycle,
       clock,
@@ -133,6 +145,10 @@ export const make = (
       telemetry,
     })
     yield* Effect.addFinalizer(() => engine.dispose())
+    if (engine.sharing.active) {
+      // A share that cannot listen leaves the client on its own (DESIGN §7.2).
+      yield* Effect.ignore(share.subscribe((message) => engine.sharing.receive(message)))
+    }
     // A plain `getToken()` is one effect, built once, that reads the session,
     // the cache and the clock each time it runs (DESIGN §2.8).
     // The answer for the last token seen is kept, so a hit allocates nothing.
@@ -206,6 +222,27 @@ export const make = (
         }),
     })
     return registerEngine(service, engine)
+  })
+
+/**
+ * The share a client uses: none when `share: false`; the one provided in
+ * the context (`TokenShare.layerBrowser`, `@tok/redis`); else, in a page with
+ * `BroadcastChannel` and Web Locks, tabs of the same source and session.
+ */
+const chooseShare = (
+  config: ResolvedConfig,
+  source: TokenSource["Service"],
+): Effect.Effect<TokenShare.Service, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    if (!config.share.enabled) return TokenShare.none
+    const provided = yield* TokenShare.TokenShare
+    if (provided.kind !== "none") return provided
+    const { channel, locks } = config.share
+    const name = config.share.name ?? source.id
+    const reachable =
+      (channel !== undefined && locks !== undefined) || TokenShare.browserAvailable()
+    if (name === undefined || !reachable) return TokenShare.none
+    return yield* BrowserShare.make({ name, channel, locks })
   })
 
 /**
