@@ -1,0 +1,21 @@
+import { fileURLToPath } from "node:url"
+import { defineConfig, mergeConfig } from "vitest/config"
+import { fromSource } from "../../vitest.shared.ts"
+
+const src = (file: string) => fileURLToPath(new URL(`./src/${file}`, import.meta.url))
+
+export default mergeConfig(
+  fromSource(),
+  defineConfig({
+    resolve: {
+      // The package imports itself by name in tests, as users do.
+      alias: [{ find: /^@tok\/redis$/, replacement: src("index.ts") }],
+    },
+    test: {
+      include: ["test/**/*.test.ts"],
+      // Real redis-server, dev server and Node processes: seconds, not milliseconds.
+      testTimeout: 120_000,
+      hookTimeout: 30_000,
+    },
+  }),
+)
