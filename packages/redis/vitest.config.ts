@@ -14,7 +14,9 @@ export default mergeConfig(
     test: {
       include: ["test/**/*.test.ts"],
       // Real redis-server, dev server and Node processes: seconds, not milliseconds.
-      testTimeout: 120_000,
+      testTimeout: 150_000,
+      // The files wait on processes and timers, not on the CPU: side by side.
+      maxWorkers: 4,
       hookTimeout: 30_000,
     },
   }),

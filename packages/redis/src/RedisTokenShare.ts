@@ -52,7 +52,7 @@ export interface Options {
    */
   readonly encryptionKey?:
     string | Uint8Array | Redacted.Redacted<string> | Redacted.Redacted<Uint8Array> | undefined
-  /** The longest one Redis call may take before the client goes on without it (ms); default 250. */
+  /** The longest one Redis call may take before the client goes on without it (ms); default 500. */
   readonly redisTimeout?: number | undefined
   /** How long a fetch lock outlives a holder that died (ms); renewed while held; default 3000. */
   readonly lockTtl?: number | undefined
@@ -84,7 +84,7 @@ const configOf = (options: Options) =>
       return yield* new InvalidOptionsError({ detail: "prefix must be a string without { or }" })
     }
     const numbers = {
-      redisTimeout: milliseconds(options, "redisTimeout", 250, 1),
+      redisTimeout: milliseconds(options, "redisTimeout", 500, 1),
       lockTtl: milliseconds(options, "lockTtl", 3000, 30),
       endedTtl: milliseconds(options, "endedTtl", 3_600_000, 1000),
       pollInterval: milliseconds(options, "pollInterval", 100, 1),

@@ -157,9 +157,9 @@ const indexOf = (keys: Keys): string => keys.ended.replace(/:ended$/, ":index")
 export const make = Effect.fnUntraced(function* (config: StoreConfig) {
   const redis = yield* Redis.Redis
   const breaker = yield* CircuitBreaker.make({
-    // Three failures in a row (timeouts included) and Redis is left alone for
+    // Five failures in a row (timeouts included) and Redis is left alone for
     // a second; then one probe decides whether sharing resumes.
-    tripPolicy: CircuitBreaker.consecutive(3),
+    tripPolicy: CircuitBreaker.consecutive(5),
     openDuration: "1 second",
   }).pipe(Effect.provide(CircuitBreaker.layerStoreMemory()))
   const channel = `${config.prefix}events`
@@ -191,6 +191,10 @@ export const make = Effect.fnUntraced(function* (config: StoreConfig) {
       return jwt === undefined ? undefined : { jwt, remainingMillis: pttl }
     })
 
+  // Writes in flight by token key: a lock is let go only once its holder's
+  // token is in Redis, or the peers it wakes would find the old one and fetch.
+  const writing = new Map<string, Deferred.Deferred<void>>()
+
   const write = (
     request: TokenRequest,
     jwt: string,
@@ -200,13 +204,24 @@ export const make = Effect.fnUntraced(function* (config: StoreConfig) {
       const ttl = Math.floor(remainingMillis)
       if (!(ttl > 0)) return
       const keys = keysOf(config.prefix, request)
-      const plaintext = encodePayload(request, jwt)
-      const value =
-        config.sealer === undefined
-          ? plaintext
-          : yield* Effect.promise(() => config.sealer!.seal(plaintext, keys.token))
-      const message = JSON.stringify({ o: config.instanceId, t: "token", k: keys.token })
-      yield* guarded(redis.eval(writeScript)(keys, indexOf(keys), value, ttl, channel, message))
+      const done = yield* Deferred.make<void>()
+      writing.set(keys.token, done)
+      yield* Effect.gen(function* () {
+        const plaintext = encodePayload(request, jwt)
+        const value =
+          config.sealer === undefined
+            ? plaintext
+            : yield* Effect.promise(() => config.sealer!.seal(plaintext, keys.token))
+        const message = JSON.stringify({ o: config.instanceId, t: "token", k: keys.token })
+        yield* guarded(redis.eval(writeScript)(keys, indexOf(keys), value, ttl, channel, message))
+      }).pipe(
+        Effect.ensuring(
+          Effect.suspend(() => {
+            if (writing.get(keys.token) === done) writing.delete(keys.token)
+            return Deferred.succeed(done, undefined)
+          }),
+        ),
+      )
     })
 
   let leases = 0
@@ -230,7 +245,11 @@ export const make = Effect.fnUntraced(function* (config: StoreConfig) {
         Effect.forkScoped,
       )
       yield* Effect.addFinalizer(() =>
-        Effect.asVoid(guarded(redis.eval(unlockScript)(keys.lock, owner))),
+        Effect.gen(function* () {
+          const pending = writing.get(keys.token)
+          if (pending) yield* Deferred.await(pending).pipe(Effect.timeoutOption(timeout))
+          yield* guarded(redis.eval(unlockScript)(keys.lock, owner))
+        }),
       )
     })
 

@@ -48,10 +48,8 @@ export type Command =
       readonly sessions: readonly string[]
       readonly templates: readonly (string | null)[]
       readonly durationMs: number
-      /** Calls in flight at once. */
-      readonly concurrency: number
-      /** Pause between one worker's calls. */
-      readonly pauseMs: number
+      /** A call starts every `intervalMs`, whether or not the earlier ones are answered. */
+      readonly intervalMs: number
     }
   | {
       readonly id: number
@@ -134,23 +132,30 @@ const handle = async (command: Command): Promise<unknown> => {
       return { ...result, ms: performance.now() - started }
     }
     case "load": {
-      const end = performance.now() + command.durationMs
+      // Open loop: calls start on a fixed beat, so a slow miss does not slow
+      // the beat, and every instance asks for every key many times a lifetime.
       let calls = 0
       let maxMs = 0
       const failures: Record<string, number> = {}
-      const worker = async () => {
-        while (performance.now() < end) {
-          const sessionId = command.sessions[Math.floor(Math.random() * command.sessions.length)]!
-          const template = command.templates[Math.floor(Math.random() * command.templates.length)]
-          const started = performance.now()
-          const result = await getToken({ sessionId, template: template ?? undefined })
-          maxMs = Math.max(maxMs, performance.now() - started)
-          calls += 1
-          if (!result.ok) failures[result.error] = (failures[result.error] ?? 0) + 1
-          await new Promise((resolve) => setTimeout(resolve, command.pauseMs))
-        }
+      const pending: Promise<void>[] = []
+      const one = async () => {
+        const sessionId = command.sessions[Math.floor(Math.random() * command.sessions.length)]!
+        const template = command.templates[Math.floor(Math.random() * command.templates.length)]
+        const started = performance.now()
+        const result = await getToken({ sessionId, template: template ?? undefined })
+        maxMs = Math.max(maxMs, performance.now() - started)
+        calls += 1
+        if (!result.ok) failures[result.error] = (failures[result.error] ?? 0) + 1
       }
-      await Promise.all(Array.from({ length: command.concurrency }, worker))
+      const start = performance.now()
+      for (let beat = 0; performance.now() - start < command.durationMs; beat++) {
+        pending.push(one())
+        const next = start + (beat + 1) * command.intervalMs
+        const wait = next - performance.now()
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
+        else if (beat % 50 === 0) await new Promise((resolve) => setImmediate(resolve))
+      }
+      await Promise.all(pending)
       return { calls, failures, maxMs }
     }
     case "many": {
