@@ -31,6 +31,8 @@ export interface InstanceConfig {
   readonly prefix?: string
   readonly requestTimeout?: number
   readonly lockTtl?: number
+  readonly redisTimeout?: number
+  readonly expirationBuffer?: number
 }
 
 /** What the test asks. */
@@ -90,11 +92,15 @@ const share =
         prefix: config.prefix,
         encryptionKey: config.encryptionKey,
         lockTtl: config.lockTtl,
+        redisTimeout: config.redisTimeout,
         instanceId: `pid${process.pid}`,
       }).pipe(Layer.provide(redis))
     : Layer.empty
 
-const clientLayer = TokenClient.layer({ requestTimeout: config.requestTimeout ?? 10_000 }).pipe(
+const clientLayer = TokenClient.layer({
+  requestTimeout: config.requestTimeout ?? 10_000,
+  expirationBuffer: config.expirationBuffer,
+}).pipe(
   Layer.provide(capped),
   Layer.provide(share),
 )
