@@ -100,10 +100,7 @@ const share =
 const clientLayer = TokenClient.layer({
   requestTimeout: config.requestTimeout ?? 10_000,
   expirationBuffer: config.expirationBuffer,
-}).pipe(
-  Layer.provide(capped),
-  Layer.provide(share),
-)
+}).pipe(Layer.provide(capped), Layer.provide(share))
 
 const runtime = ManagedRuntime.make(clientLayer)
 
