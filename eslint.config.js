@@ -101,8 +101,8 @@ export default tseslint.config(
     ),
   },
   {
-    // The tests run the dev server, as users' own integration tests do.
-    files: ["packages/redis/test/**"],
+    // The tests and the bench run the dev server, as users' own integration tests do.
+    files: ["packages/redis/test/**", "packages/redis/bench/**"],
     rules: restrict(adapters, "@tok/redis's tests use no adapter.", [effectBarrel]),
   },
   {

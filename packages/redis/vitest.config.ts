@@ -12,7 +12,8 @@ export default mergeConfig(
       alias: [{ find: /^@tok\/redis$/, replacement: src("index.ts") }],
     },
     test: {
-      include: ["test/**/*.test.ts"],
+      // test/load: the fleet and the request cap, minutes of real load (`test:load`).
+      include: process.env["TOK_LOAD_TESTS"] ? ["test/load/**/*.test.ts"] : ["test/*.test.ts"],
       // Real redis-server, dev server and Node processes: seconds, not milliseconds.
       testTimeout: 150_000,
       // The files wait on processes and timers, not on the CPU: side by side.

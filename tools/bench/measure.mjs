@@ -56,6 +56,8 @@ export const all = async (log = () => undefined) => {
   }
   log("dev server signing")
   Object.assign(results, Object.fromEntries([runJson("packages/dev-server", ["bench/sign.ts"])]))
+  log("sharing through Redis (real redis-server, about 35 s)")
+  Object.assign(results, Object.fromEntries([runJson("packages/redis", ["bench/redis.ts"])]))
   return results
 }
 
