@@ -112,6 +112,19 @@ export default tseslint.config(
     rules: restrict(adapters, "The dev server does not depend on adapters.", [effectBarrel]),
   },
   {
+    files: ["packages/redis/**"],
+    rules: restrict(
+      [...adapters, "@tok/dev-server", "vue", "svelte", "@angular/core"],
+      "@tok/redis is a server package on @tok/core's Effect API: no adapter or framework (the dev server only in tests).",
+      [effectBarrel],
+    ),
+  },
+  {
+    // The tests and the bench run the dev server, as users' own integration tests do.
+    files: ["packages/redis/test/**", "packages/redis/bench/**"],
+    rules: restrict(adapters, "@tok/redis's tests use no adapter.", [effectBarrel]),
+  },
+  {
     files: ["**/*.js", "**/*.mjs", "tools/**"],
     languageOptions: { globals: { process: "readonly", console: "readonly" } },
   },

@@ -34,7 +34,7 @@ import { createInterface } from "node:readline"
 
 const root = resolve(import.meta.dirname, "..")
 const fixtures = join(root, "tools", "consumer")
-const PACKAGES = ["core", "vue", "svelte", "angular", "react", "devtools", "dev-server"]
+const PACKAGES = ["core", "vue", "svelte", "angular", "react", "devtools", "redis", "dev-server"]
 // The lowest and highest Angular majors of @tok/angular's peer range, each with
 // a TypeScript that major's compiler accepts.
 const ANGULAR = [

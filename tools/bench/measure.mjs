@@ -126,6 +126,8 @@ export const all = async (log = () => undefined) => {
     results,
     Object.fromEntries([await runJson("packages/dev-server", ["bench/sign.ts"])]),
   )
+  log("sharing through Redis (real redis-server, about 35 s)")
+  Object.assign(results, Object.fromEntries([await runJson("packages/redis", ["bench/redis.ts"])]))
   return results
 }
 

@@ -15,6 +15,8 @@ const hour = results["virtual-hour"]
 const memory = results.memory
 const sign = results["dev-server-signing"] ?? results.sign ?? {}
 const load = results["demo-api-load"]
+const redis = results.redis ?? {}
+const ms = (q) => (q ? `p50 ${q.p50Ms} ms, p99 ${q.p99Ms} ms` : "skipped (no redis-server)")
 const kb = (bytes) => `${(bytes / 1024).toFixed(1)} KB`
 const rows = [
   ["cache hit, floor (async Map.get + clock)", `${hit.floorNs} ns/op`, "1.00×"],
@@ -74,6 +76,18 @@ const rows = [
     "demo-api: peak RSS under that load",
     `${load.peakRssMB} MB (idle ${load.idleRssMB} MB)`,
     `${(load.peakRssMB / 300).toFixed(2)}× the 300 MB budget`,
+  ],
+  ["shared hit (Redis round trip)", ms(redis.sharedHit), "a token another instance fetched"],
+  ["local hit (same client, @tok/redis on)", ms(redis.localHit), "never touches Redis"],
+  ["network fetch (dev server)", ms(redis.networkFetch), "what a shared hit saves"],
+  [
+    "fleet of 4 watching one key, requests/key/hour",
+    redis.fleetRequestsPerKeyHour
+      ? `with Redis ${redis.fleetRequestsPerKeyHour.withRedis}, without ${redis.fleetRequestsPerKeyHour.withoutRedis}`
+      : "skipped",
+    redis.fleetRequestsPerKeyHour
+      ? `one client's bound ${redis.fleetRequestsPerKeyHour.oneClientBound} (6 s tokens, 1 s buffer)`
+      : "",
   ],
   ...Object.entries(sign)
     .filter(([, v]) => typeof v === "number")

@@ -1,0 +1,85 @@
+/**
+ * What a token looks like in Redis: its keys (one hash slot per session),
+ * the value (the JWT and the key it was fetched for, JSON, sealed with
+ * AES-GCM when a key is configured) and the checks a value read back must
+ * pass before it is used.
+ * @internal
+ */
+import type { TokenRequest } from "@tok/core"
+
+/** The Redis keys of one token request, all in the hash slot of its session. */
+export interface Keys {
+  /** The token itself; expires with the token. */
+  readonly token: string
+  /** The fetch lock of this request. */
+  readonly lock: string
+  /** Set when the session ended: no token of the session is written after it. */
+  readonly ended: string
+}
+
+const part = (value: string | undefined): string =>
+  value === undefined ? "-" : `=${encodeURIComponent(value)}`
+
+/**
+ * The hash tag of a session: `{…}`, so a Redis Cluster keeps a session's keys
+ * in one slot. `encodeURIComponent` escapes `{`, `}` and `:` in the id.
+ */
+export const sessionTag = (prefix: string, sessionId: string): string =>
+  `${prefix}{${encodeURIComponent(sessionId)}}`
+
+/** The keys of `request` under `prefix`. */
+export const keysOf = (prefix: string, request: TokenRequest): Keys => {
+  const tag = sessionTag(prefix, request.sessionId)
+  const rest = `${part(request.template)}:${part(request.organizationId)}`
+  return { token: `${tag}:tok:${rest}`, lock: `${tag}:lock:${rest}`, ended: `${tag}:ended` }
+}
+
+/** The SCAN pattern of every token of a session. */
+export const sessionTokensPattern = (prefix: string, sessionId: string): string =>
+  `${escapeGlob(sessionTag(prefix, sessionId))}:tok:*`
+
+const escapeGlob = (pattern: string): string => pattern.replace(/[\\*?[\]]/g, "\\$&")
+
+/** The plaintext stored for a token. */
+interface Payload {
+  readonly v: 1
+  readonly jwt: string
+  readonly sessionId: string
+  readonly template?: string
+  readonly organizationId?: string
+}
+
+/** The plaintext of a token: the JWT with the request it answers. */
+export const encodePayload = (request: TokenRequest, jwt: string): string => {
+  const payload: Payload = {
+    v: 1,
+    jwt,
+    sessionId: request.sessionId,
+    ...(request.template === undefined ? {} : { template: request.template }),
+    ...(request.organizationId === undefined ? {} : { organizationId: request.organizationId }),
+  }
+  return JSON.stringify(payload)
+}
+
+/**
+ * The JWT of a value read back from Redis, if the payload names the same
+ * request. Whether the JWT itself is well formed (decodes, `sid`, lifetime)
+ * is checked by the client, as for any token a share hands over.
+ */
+export const decodePayload = (request: TokenRequest, plaintext: string): string | undefined => {
+  let payload: unknown
+  try {
+    payload = JSON.parse(plaintext)
+  } catch {
+    return undefined
+  }
+  if (typeof payload !== "object" || payload === null) return undefined
+  const { v, jwt, sessionId, template, organizationId } = payload as Record<string, unknown>
+  return v === 1 &&
+    sessionId === request.sessionId &&
+    template === request.template &&
+    organizationId === request.organizationId &&
+    typeof jwt === "string"
+    ? jwt
+    : undefined
+}

@@ -1,0 +1,420 @@
+/**
+ * The shared store on Redis: tokens that expire with the token, a fetch lock
+ * per request, session ends that stop every later write, and the events that
+ * tell the other instances. Every command goes through Effect's `Redis`
+ * service (`send`, `eval`, `subscribe`), bounded by `redisTimeout` and behind
+ * a circuit breaker, and no operation ever fails: when Redis is slow, down or
+ * answers nonsense, a read finds nothing, a lock is not taken and a write is
+ * dropped, so the client fetches on its own (DESIGN §7 guarantee 2).
+ * @internal
+ */
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Queue from "effect/Queue"
+import * as CircuitBreaker from "effect/persistence/CircuitBreaker"
+import * as Redis from "effect/persistence/Redis"
+import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
+import type { TokenRequest } from "@tok/core"
+import { decodePayload, encodePayload, keysOf, type Keys } from "./codec.ts"
+import type { Sealer } from "./crypto.ts"
+
+/** What the store is configured with (checked by the public module). */
+export interface StoreConfig {
+  readonly prefix: string
+  readonly sealer: Sealer | undefined
+  /** The longest a single Redis command may take before it counts as failed (ms). */
+  readonly redisTimeout: number
+  /** How long a fetch lock lives if its holder never releases it (ms). */
+  readonly lockTtl: number
+  /** How long a session end keeps later writes of that session out (ms). */
+  readonly endedTtl: number
+  /** How often a waiter looks again when no event woke it (ms). */
+  readonly pollInterval: number
+  /** This instance's id, the owner of its locks and the origin of its events. */
+  readonly instanceId: string
+}
+
+/** What another instance told the fleet. */
+export type PeerEvent =
+  | { readonly _tag: "SessionEnded"; readonly sessionId: string }
+  | {
+      readonly _tag: "Invalidated"
+      readonly filter: {
+        readonly sessionId?: string | undefined
+        readonly template?: string | undefined
+        readonly organizationId?: string | undefined
+      }
+    }
+
+/** A stored token as Redis has it: the JWT and what is left of its life. */
+export interface Stored {
+  readonly jwt: string
+  readonly remainingMillis: number
+}
+
+/** The store's operations. Only `lock` reports that Redis is unavailable; the rest never fail. */
+export interface Store {
+  /** A token stored for `request`, if Redis has a well-formed one. */
+  readonly read: (request: TokenRequest) => Effect.Effect<Stored | undefined>
+  /** Stores a fresh token for `remainingMillis`, unless its session ended; wakes the waiters. */
+  readonly write: (
+    request: TokenRequest,
+    jwt: string,
+    remainingMillis: number,
+  ) => Effect.Effect<void>
+  /**
+   * Takes the fetch lock of `request`, waiting up to `waitMillis` while a
+   * peer holds it: `true` when held, until the scope closes (renewed while
+   * held, so a holder that dies frees it within `lockTtl`), `false` when a
+   * peer still holds it, `"unavailable"` when Redis does not answer.
+   */
+  readonly lock: (
+    request: TokenRequest,
+    waitMillis: number,
+  ) => Effect.Effect<boolean | "unavailable", never, Scope.Scope>
+  /** Ends a session fleet-wide: later writes are refused, its tokens deleted, peers told. */
+  readonly endSession: (sessionId: string) => Effect.Effect<void>
+  /** Deletes the tokens `filter` matches and tells the peers. */
+  readonly invalidate: (
+    filter: Extract<PeerEvent, { _tag: "Invalidated" }>["filter"],
+  ) => Effect.Effect<void>
+  /** Calls `listener` with every event another instance publishes, for the life of the scope. */
+  readonly listen: (listener: (event: PeerEvent) => void) => Effect.Effect<void, never, Scope.Scope>
+  /** How many instances listen on the channel now (1 when unknown). */
+  readonly peers: Effect.Effect<number>
+}
+
+/** Reads a token and what Redis has left of its life, in one round trip. */
+const readScript = Redis.script((key: string) => [key], {
+  numberOfKeys: 1,
+  lua: `return { redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1]) }`,
+}).withReturnType<[string | null, number]>()
+
+/**
+ * Writes a token unless its session ended, indexes it under its session,
+ * releases the writer's lock and wakes the waiters. All keys share the
+ * session's hash slot.
+ */
+const writeScript = Redis.script(
+  (keys: Keys, index: string, value: string, ttl: number, channel: string, message: string) => [
+    keys.token,
+    keys.ended,
+    index,
+    value,
+    ttl,
+    channel,
+    message,
+  ],
+  {
+    numberOfKeys: 3,
+    lua: `
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('SADD', KEYS[3], KEYS[1])
+if redis.call('PTTL', KEYS[3]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[3], ARGV[2]) end
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return 1`,
+  },
+).withReturnType<number>()
+
+/** Releases a lock only if this owner still holds it. */
+const unlockScript = Redis.script((lock: string, owner: string) => [lock, owner], {
+  numberOfKeys: 1,
+  lua: `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`,
+}).withReturnType<number>()
+
+/** Extends a lock only if this owner still holds it. */
+const renewScript = Redis.script((lock: string, owner: string, ttl: number) => [lock, owner, ttl], {
+  numberOfKeys: 1,
+  lua: `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`,
+}).withReturnType<number>()
+
+/** Marks a session ended and deletes every token it indexed. */
+const endScript = Redis.script((ended: string, index: string, ttl: number) => [ended, index, ttl], {
+  numberOfKeys: 2,
+  lua: `
+redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+local keys = redis.call('SMEMBERS', KEYS[2])
+for _, key in ipairs(keys) do redis.call('DEL', key) end
+redis.call('DEL', KEYS[2])
+return #keys`,
+}).withReturnType<number>()
+
+/** Deletes the listed tokens of one session and drops them from its index. */
+const dropScript = Redis.script((index: string, keys: ReadonlyArray<string>) => [index, ...keys], {
+  numberOfKeys: (_index: string, keys: ReadonlyArray<string>) => 1 + keys.length,
+  lua: `
+for i = 2, #KEYS do redis.call('DEL', KEYS[i]); redis.call('SREM', KEYS[1], KEYS[i]) end
+return #KEYS - 1`,
+}).withReturnType<number>()
+
+/** The index of a session's token keys. */
+const indexOf = (keys: Keys): string => keys.ended.replace(/:ended$/, ":index")
+
+/** Builds the store on the `Redis` service in context. */
+export const make = Effect.fnUntraced(function* (config: StoreConfig) {
+  const redis = yield* Redis.Redis
+  const breaker = yield* CircuitBreaker.make({
+    // Five failures in a row (timeouts included) and Redis is left alone for
+    // a second; then one probe decides whether sharing resumes.
+    tripPolicy: CircuitBreaker.consecutive(5),
+    openDuration: "1 second",
+  }).pipe(Effect.provide(CircuitBreaker.layerStoreMemory()))
+  const channel = `${config.prefix}events`
+  const timeout = Duration.millis(config.redisTimeout)
+
+  /** One Redis operation: bounded, behind the breaker, `undefined` on any failure. */
+  const guarded = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A | undefined> =>
+    effect.pipe(
+      Effect.timeout(timeout),
+      breaker.execute({ key: "redis" }),
+      Effect.catchCause(() => Effect.succeed(undefined)),
+    )
+
+  const open = (value: string, key: string): Effect.Effect<string | undefined> =>
+    config.sealer === undefined
+      ? Effect.succeed(value)
+      : Effect.promise(() => config.sealer!.open(value, key))
+
+  const read = (request: TokenRequest): Effect.Effect<Stored | undefined> =>
+    Effect.gen(function* () {
+      const keys = keysOf(config.prefix, request)
+      const reply = yield* guarded(redis.eval(readScript)(keys.token))
+      if (!Array.isArray(reply)) return undefined
+      const [value, pttl] = reply
+      if (typeof value !== "string" || typeof pttl !== "number" || pttl <= 0) return undefined
+      const plaintext = yield* open(value, keys.token)
+      if (plaintext === undefined) return undefined
+      const jwt = decodePayload(request, plaintext)
+      return jwt === undefined ? undefined : { jwt, remainingMillis: pttl }
+    })
+
+  // Writes in flight by token key: a lock is let go only once its holder's
+  // token is in Redis, or the peers it wakes would find the old one and fetch.
+  const writing = new Map<string, Deferred.Deferred<void>>()
+
+  const write = (
+    request: TokenRequest,
+    jwt: string,
+    remainingMillis: number,
+  ): Effect.Effect<void> =>
+    Effect.gen(function* () {
+      const ttl = Math.floor(remainingMillis)
+      if (!(ttl > 0)) return
+      const keys = keysOf(config.prefix, request)
+      const done = yield* Deferred.make<void>()
+      writing.set(keys.token, done)
+      yield* Effect.gen(function* () {
+        const plaintext = encodePayload(request, jwt)
+        const value =
+          config.sealer === undefined
+            ? plaintext
+            : yield* Effect.promise(() => config.sealer!.seal(plaintext, keys.token))
+        const message = JSON.stringify({ o: config.instanceId, t: "token", k: keys.token })
+        yield* guarded(redis.eval(writeScript)(keys, indexOf(keys), value, ttl, channel, message))
+      }).pipe(
+        Effect.ensuring(
+          Effect.suspend(() => {
+            if (writing.get(keys.token) === done) writing.delete(keys.token)
+            return Deferred.succeed(done, undefined)
+          }),
+        ),
+      )
+    })
+
+  let leases = 0
+  /** One try at the lock: the lease's owner id, `"held"` by a peer, or `"unavailable"`. */
+  const tryLock = (keys: Keys): Effect.Effect<string | "held" | "unavailable"> => {
+    const owner = `${config.instanceId}:${(leases += 1)}`
+    return guarded(
+      redis.send<string | null>("SET", keys.lock, owner, "NX", "PX", String(config.lockTtl)),
+    ).pipe(
+      Effect.map((reply) =>
+        reply === undefined ? "unavailable" : reply === "OK" ? owner : "held",
+      ),
+    )
+  }
+
+  /** Holds a lease until the scope closes: renewed a few times per `lockTtl`, released at the end. */
+  const hold = (keys: Keys, owner: string): Effect.Effect<void, never, Scope.Scope> =>
+    Effect.gen(function* () {
+      yield* guarded(redis.eval(renewScript)(keys.lock, owner, config.lockTtl)).pipe(
+        Effect.repeat(Schedule.spaced(Duration.millis(config.lockTtl / 3))),
+        Effect.forkScoped,
+      )
+      yield* Effect.addFinalizer(() =>
+        Effect.gen(function* () {
+          const pending = writing.get(keys.token)
+          if (pending) yield* Deferred.await(pending).pipe(Effect.timeoutOption(timeout))
+          yield* guarded(redis.eval(unlockScript)(keys.lock, owner))
+        }),
+      )
+    })
+
+  // Waiters by token key, woken when a peer publishes that key's token.
+  const waiters = new Map<string, Set<Deferred.Deferred<void>>>()
+  const wake = (key: string) => {
+    const set = waiters.get(key)
+    if (!set) return
+    waiters.delete(key)
+    for (const deferred of set) Deferred.doneUnsafe(deferred, Effect.void)
+  }
+
+  const lock = (
+    request: TokenRequest,
+    waitMillis: number,
+  ): Effect.Effect<boolean | "unavailable", never, Scope.Scope> => {
+    const keys = keysOf(config.prefix, request)
+    // Each round tries the lock; while a peer holds it, sleep until that
+    // key's token event (its holder is done) or the next poll (its holder
+    // died and the lock expired, or the event was lost).
+    const round = (signal: Deferred.Deferred<void>) =>
+      Effect.gen(function* () {
+        const result = yield* tryLock(keys)
+        if (result !== "held") return result
+        yield* Deferred.await(signal).pipe(
+          Effect.timeoutOption(Duration.millis(config.pollInterval)),
+        )
+        return undefined
+      })
+    const registered = Effect.acquireUseRelease(
+      Effect.gen(function* () {
+        const signal = yield* Deferred.make<void>()
+        let set = waiters.get(keys.token)
+        if (!set) waiters.set(keys.token, (set = new Set()))
+        set.add(signal)
+        return signal
+      }),
+      round,
+      (signal) =>
+        Effect.sync(() => {
+          const set = waiters.get(keys.token)
+          set?.delete(signal)
+          if (set?.size === 0) waiters.delete(keys.token)
+        }),
+    )
+    return Effect.gen(function* () {
+      const first = yield* tryLock(keys)
+      const result =
+        first !== "held"
+          ? first
+          : yield* registered.pipe(
+              Effect.repeat({ until: (result) => result !== undefined }),
+              Effect.timeoutOption(Duration.millis(waitMillis)),
+              Effect.map((result) => (result._tag === "Some" ? result.value : undefined)),
+            )
+      if (result === "unavailable") return "unavailable" as const
+      if (result === undefined || result === "held") return false
+      yield* hold(keys, result)
+      return true
+    })
+  }
+
+  const publish = (event: Record<string, unknown>) =>
+    guarded(redis.send("PUBLISH", channel, JSON.stringify({ o: config.instanceId, ...event })))
+
+  const endSession = (sessionId: string): Effect.Effect<void> =>
+    Effect.gen(function* () {
+      const keys = keysOf(config.prefix, { sessionId })
+      yield* guarded(redis.eval(endScript)(keys.ended, indexOf(keys), config.endedTtl))
+      yield* publish({ t: "end", s: sessionId })
+    })
+
+  const invalidate: Store["invalidate"] = (filter) =>
+    Effect.gen(function* () {
+      if (filter.sessionId !== undefined) {
+        const keys = keysOf(config.prefix, { sessionId: filter.sessionId })
+        const members = yield* guarded(redis.send<Array<string>>("SMEMBERS", indexOf(keys)))
+        const matching = (Array.isArray(members) ? members : []).filter((key) =>
+          matches(config.prefix, key, filter),
+        )
+        if (matching.length > 0) yield* guarded(redis.eval(dropScript)(indexOf(keys), matching))
+      }
+      // Without a session, peers drop their local copies; the Redis copies
+      // stay until they expire (a fleet-wide SCAN per call would cost more
+      // than the tokens it saves), and this instance no longer reads them
+      // before their tokens would have been refetched anyway.
+      yield* publish({ t: "inv", f: filter })
+    })
+
+  const onMessage = (listener: (event: PeerEvent) => void, text: string) => {
+    const event = parseEvent(text)
+    if (!event) return
+    if (event["t"] === "token" && typeof event["k"] === "string") return wake(event["k"])
+    if (event["o"] === config.instanceId) return
+    if (event["t"] === "end" && typeof event["s"] === "string") {
+      listener({ _tag: "SessionEnded", sessionId: event["s"] })
+    } else if (event["t"] === "inv" && typeof event["f"] === "object" && event["f"] !== null) {
+      const f = event["f"] as Record<string, unknown>
+      const text = (value: unknown) => (typeof value === "string" ? value : undefined)
+      listener({
+        _tag: "Invalidated",
+        filter: {
+          sessionId: text(f["sessionId"]),
+          template: text(f["template"]),
+          organizationId: text(f["organizationId"]),
+        },
+      })
+    }
+  }
+
+  const listen = (listener: (event: PeerEvent) => void) =>
+    Effect.gen(function* () {
+      const subscribed = yield* Deferred.make<void>()
+      const subscription = Effect.gen(function* () {
+        const queue = yield* redis.subscribe(channel)
+        yield* Deferred.succeed(subscribed, undefined)
+        yield* Queue.take(queue).pipe(
+          Effect.map((message) => onMessage(listener, message.message)),
+          Effect.forever,
+        )
+      }).pipe(Effect.scoped)
+      // node-redis subscribers reconnect by themselves; a subscription that
+      // still ends (or never started: Redis was down) is opened again after a pause.
+      yield* subscription.pipe(
+        Effect.catchCause(() => Effect.void),
+        Effect.andThen(Effect.sleep("1 second")),
+        Effect.forever,
+        Effect.forkScoped,
+      )
+      // Start listening before the first request when Redis answers; never wait long for it.
+      yield* Deferred.await(subscribed).pipe(Effect.timeoutOption(timeout))
+    })
+
+  const peers = guarded(redis.send<[string, number]>("PUBSUB", "NUMSUB", channel)).pipe(
+    Effect.map((reply) => (Array.isArray(reply) ? Math.max(1, Number(reply[1]) || 1) : 1)),
+  )
+
+  return { read, write, lock, endSession, invalidate, listen, peers } satisfies Store
+})
+
+const parseEvent = (text: string): Record<string, unknown> | undefined => {
+  try {
+    const value: unknown = JSON.parse(text)
+    return typeof value === "object" && value !== null
+      ? (value as Record<string, unknown>)
+      : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** Whether the token key `key` (under `prefix`) is one `filter` matches. */
+const matches = (
+  prefix: string,
+  key: string,
+  filter: { readonly template?: string | undefined; readonly organizationId?: string | undefined },
+): boolean => {
+  const match = /:tok:(-|=[^:]*):(-|=[^:]*)$/.exec(key.slice(prefix.length))
+  if (!match) return false
+  const decode = (part: string) => (part === "-" ? undefined : decodeURIComponent(part.slice(1)))
+  const template = decode(match[1]!)
+  const organizationId = decode(match[2]!)
+  return (
+    (filter.template === undefined || filter.template === template) &&
+    (filter.organizationId === undefined ||
+      (filter.organizationId === "" ? undefined : filter.organizationId) === organizationId)
+  )
+}

@@ -1,0 +1,355 @@
+/**
+ * The share itself, against a real redis-server: what goes into Redis, the
+ * lock, session ends, encryption, and Redis failing under it. Several
+ * instances are several shares, each with its own Redis connection.
+ */
+import { randomBytes } from "node:crypto"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
+import * as Scope from "effect/Scope"
+import { TokenShare, type TokenRequest } from "@tok/core"
+import { startDevServer, type DevServer } from "@tok/dev-server"
+import { RedisTokenShare } from "@tok/redis"
+import { createClient } from "redis"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { startRedis, type RedisServer } from "./support/redisServer.ts"
+
+let redis: RedisServer
+let dev: DevServer
+let raw: ReturnType<typeof createClient>
+let prefixes = 0
+
+beforeAll(async () => {
+  ;[redis, dev] = await Promise.all([startRedis(), startDevServer({ tokenLifetime: 60 })])
+  raw = createClient({ url: redis.url })
+  await raw.connect()
+})
+afterAll(async () => {
+  await raw?.close().catch(() => undefined)
+  await Promise.all([redis?.stop(), dev?.stop()])
+})
+
+/** Starts `count` instances' shares (own connections, one prefix per test); closed with the scope. */
+const shares = (scope: Scope.Scope, count: number, options: RedisTokenShare.Options = {}) =>
+  Effect.forEach(
+    Array.from({ length: count }, (_, i) => i),
+    (i) =>
+      Layer.buildWithScope(
+        RedisTokenShare.layerNode({
+          ...options,
+          instanceId: `i${i}`,
+          redis: { url: redis.url },
+        }),
+        scope,
+      ).pipe(Effect.map((context) => Context.get(context, TokenShare.TokenShare))),
+  )
+
+const run = <A, E>(f: (scope: Scope.Scope) => Effect.Effect<A, E>): Promise<A> =>
+  Effect.runPromise(
+    Effect.gen(function* () {
+      const scope = yield* Scope.make()
+      return yield* f(scope).pipe(Effect.ensuring(Scope.close(scope, Exit.void)))
+    }),
+  )
+
+const nextPrefix = () => `t${(prefixes += 1)}:`
+
+const signedIn = async (template?: string) => {
+  const session = dev.signIn(`user_${prefixes}_${Math.random()}`)
+  const request: TokenRequest = { sessionId: session.id, template }
+  const jwt = await dev.issueToken(
+    template === undefined ? { sessionId: session.id } : { sessionId: session.id, template },
+  )
+  return { request, jwt }
+}
+
+const rawValues = async (prefix: string) => {
+  const values: string[] = []
+  for await (const keys of raw.scanIterator({ MATCH: `${prefix}*`, COUNT: 100 })) {
+    for (const key of keys) {
+      if ((await raw.type(key)) === "string") values.push((await raw.get(key)) ?? "")
+    }
+  }
+  return values
+}
+
+describe("RedisTokenShare", () => {
+  it("a token one instance publishes is what another gets, and Redis keeps it no longer than it lives", async () => {
+    const prefix = nextPrefix()
+    const { request, jwt } = await signedIn("supabase")
+    await run((scope) =>
+      Effect.gen(function* () {
+        const [a, b] = yield* shares(scope, 2, { prefix })
+        expect(yield* b!.get(request)).toBeUndefined()
+        yield* a!.publish({ _tag: "token", token: { request, jwt, expiresInMillis: 5000 } })
+        const got = yield* b!.get(request)
+        expect(got?.jwt).toBe(jwt)
+        expect(got?.request).toEqual(request)
+        expect(got!.expiresInMillis).toBeLessThanOrEqual(5000)
+        expect(got!.expiresInMillis).toBeGreaterThan(4000)
+      }),
+    )
+    const keys = await raw.keys(`${prefix}*`)
+    const tokenKey = keys.find((key) => key.includes(":tok:"))!
+    // Under the prefix, in the session's hash slot, expiring with the token.
+    expect(tokenKey.startsWith(`${prefix}{${request.sessionId}}:`)).toBe(true)
+    expect(keys.every((key) => key.startsWith(`${prefix}{${request.sessionId}}:`))).toBe(true)
+    const pttl = await raw.pTTL(tokenKey)
+    expect(pttl).toBeGreaterThan(0)
+    expect(pttl).toBeLessThanOrEqual(5000)
+  })
+
+  it("one instance holds a key's lock; a peer waits and takes it once the holder is done", async () => {
+    const prefix = nextPrefix()
+    const { request, jwt } = await signedIn()
+    await run((scope) =>
+      Effect.gen(function* () {
+        const [a, b] = yield* shares(scope, 2, { prefix })
+        const holder = yield* Scope.make()
+        expect(yield* a!.lock(request, 1000).pipe(Scope.provide(holder))).toBe(true)
+        // Held by a peer past the wait: false, the caller fetches on its own.
+        expect(yield* Effect.scoped(b!.lock(request, 200))).toBe(false)
+        const started = Date.now()
+        const waiter = yield* Effect.forkChild(
+          Effect.scoped(
+            Effect.gen(function* () {
+              const held = yield* b!.lock(request, 5000)
+              return { held, token: yield* b!.get(request), ms: Date.now() - started }
+            }),
+          ),
+        )
+        yield* Effect.sleep("300 millis")
+        yield* a!.publish({ _tag: "token", token: { request, jwt, expiresInMillis: 30_000 } })
+        yield* Scope.close(holder, Exit.void)
+        const result = yield* Fiber.join(waiter)
+        expect(result.held).toBe(true)
+        expect(result.token?.jwt).toBe(jwt)
+        // Woken by the holder's event, not by the end of its wait.
+        expect(result.ms).toBeLessThan(1500)
+      }),
+    )
+  })
+
+  it("a lock is renewed while its holder works, and free again once the holder is done", async () => {
+    const prefix = nextPrefix()
+    const { request } = await signedIn()
+    await run((scope) =>
+      Effect.gen(function* () {
+        const [a, b] = yield* shares(scope, 2, { prefix, lockTtl: 600 })
+        const holder = yield* Scope.make()
+        expect(yield* a!.lock(request, 100).pipe(Scope.provide(holder))).toBe(true)
+        // Held for three lifetimes of the lease: renewed.
+        yield* Effect.sleep("1800 millis")
+        expect(yield* Effect.scoped(b!.lock(request, 50))).toBe(false)
+        yield* Scope.close(holder, Exit.void)
+        expect(yield* Effect.scoped(b!.lock(request, 50))).toBe(true)
+      }),
+    )
+  })
+
+  it("a session end reaches the peers, deletes the session's tokens, and keeps a late fetch out of Redis", async () => {
+    const prefix = nextPrefix()
+    const { request, jwt } = await signedIn()
+    await run((scope) =>
+      Effect.gen(function* () {
+        const [a, b] = yield* shares(scope, 2, { prefix })
+        const heard: unknown[] = []
+        yield* b!.subscribe((message) => heard.push(message)).pipe(Scope.provide(scope))
+        yield* a!.publish({ _tag: "token", token: { request, jwt, expiresInMillis: 30_000 } })
+        expect((yield* b!.get(request))?.jwt).toBe(jwt)
+        yield* a!.publish({ _tag: "ended", sessionId: request.sessionId })
+        expect(yield* b!.get(request)).toBeUndefined()
+        // A fetch that was in flight when the session ended finishes now: not stored.
+        yield* b!.publish({ _tag: "token", token: { request, jwt, expiresInMillis: 30_000 } })
+        expect(yield* a!.get(request)).toBeUndefined()
+        yield* Effect.sleep("200 millis")
+        expect(heard).toEqual([{ _tag: "ended", sessionId: request.sessionId }])
+        expect(TokenShare.decodeMessage(heard[0])).toEqual(heard[0])
+      }),
+    )
+  })
+
+  it("invalidate deletes the tokens its filter matches and tells the peers", async () => {
+    const prefix = nextPrefix()
+    const plain = await signedIn()
+    const jwt2 = await dev.issueToken({ sessionId: plain.request.sessionId, template: "supabase" })
+    const templated = { sessionId: plain.request.sessionId, template: "supabase" }
+    await run((scope) =>
+      Effect.gen(function* () {
+        const [a, b] = yield* shares(scope, 2, { prefix })
+        const heard: unknown[] = []
+        yield* b!.subscribe((message) => heard.push(message)).pipe(Scope.provide(scope))
+        yield* a!.publish({
+          _tag: "token",
+          token: { request: plain.request, jwt: plain.jwt, expiresInMillis: 30_000 },
+        })
+        yield* a!.publish({
+          _tag: "token",
+          token: { request: templated, jwt: jwt2, expiresInMillis: 30_000 },
+        })
+        const filter = { sessionId: plain.request.sessionId, template: "supabase" }
+        yield* a!.publish({ _tag: "invalidated", filter })
+        expect(yield* b!.get(templated)).toBeUndefined()
+        expect((yield* b!.get(plain.request))?.jwt).toBe(plain.jwt)
+        yield* Effect.sleep("200 millis")
+        expect(heard).toEqual([
+          { _tag: "invalidated", filter: { ...filter, organizationId: undefined } },
+        ])
+      }),
+    )
+  })
+
+  describe("encrypted at rest", () => {
+    const key = randomBytes(32).toString("base64")
+
+    it("with an encryption key, no raw Redis value holds a JWT, and peers with the key still read the token", async () => {
+      const prefix = nextPrefix()
+      const { request, jwt } = await signedIn("supabase")
+      await run((scope) =>
+        Effect.gen(function* () {
+          const [a, b] = yield* shares(scope, 2, { prefix, encryptionKey: key })
+          yield* a!.publish({ _tag: "token", token: { request, jwt, expiresInMillis: 30_000 } })
+          expect((yield* b!.get(request))?.jwt).toBe(jwt)
+        }),
+      )
+      const values = await rawValues(prefix)
+      expect(values.length).toBeGreaterThan(0)
+      for (const value of values) expect(value).not.toContain("eyJ")
+    })
+
+    it("a value forged by hand, sealed under another key, or moved to another key is never served", async () => {
+      const prefix = nextPrefix()
+      const victim = await signedIn()
+      const other = await signedIn()
+      await run((scope) =>
+        Effect.gen(function* () {
+          const [a] = yield* shares(scope, 1, { prefix, encryptionKey: key })
+          const [stranger] = yield* shares(scope, 1, {
+            prefix,
+            encryptionKey: randomBytes(32).toString("base64"),
+          })
+          // The attacker's own token, sealed properly for the other session.
+          yield* a!.publish({
+            _tag: "token",
+            token: { request: other.request, jwt: other.jwt, expiresInMillis: 30_000 },
+          })
+          const otherKey = (yield* Effect.promise(() => raw.keys(`${prefix}*:tok:*`)))[0]!
+          const victimKey = otherKey.replace(other.request.sessionId, victim.request.sessionId)
+          // 1. Moved under the victim's key: bound to its own key, it does not open.
+          const sealed = (yield* Effect.promise(() => raw.get(otherKey)))!
+          yield* Effect.promise(() => raw.set(victimKey, sealed, { PX: 30_000 }))
+          expect(yield* a!.get(victim.request)).toBeUndefined()
+          // 2. Plain JSON put in by hand: not sealed, not read.
+          const forged = JSON.stringify({
+            v: 1,
+            jwt: victim.jwt,
+            sessionId: victim.request.sessionId,
+          })
+          yield* Effect.promise(() => raw.set(victimKey, forged, { PX: 30_000 }))
+          expect(yield* a!.get(victim.request)).toBeUndefined()
+          // 3. Sealed under another key.
+          yield* stranger!.publish({
+            _tag: "token",
+            token: { request: victim.request, jwt: victim.jwt, expiresInMillis: 30_000 },
+          })
+          expect(yield* a!.get(victim.request)).toBeUndefined()
+          // 4. Garbage.
+          yield* Effect.promise(() => raw.set(victimKey, "v1.AAAA.BBBB", { PX: 30_000 }))
+          expect(yield* a!.get(victim.request)).toBeUndefined()
+        }),
+      )
+    })
+  })
+
+  it("without encryption, a value that is not a well-formed token for its key is ignored", async () => {
+    const prefix = nextPrefix()
+    const victim = await signedIn()
+    const other = await signedIn()
+    await run((scope) =>
+      Effect.gen(function* () {
+        const [a] = yield* shares(scope, 1, { prefix })
+        yield* a!.publish({
+          _tag: "token",
+          token: { request: victim.request, jwt: victim.jwt, expiresInMillis: 30_000 },
+        })
+        const victimKey = (yield* Effect.promise(() => raw.keys(`${prefix}*:tok:*`)))[0]!
+        const put = (value: string, px = 30_000) =>
+          Effect.promise(() => raw.set(victimKey, value, { PX: px }))
+        const payload = (fields: Record<string, unknown>) =>
+          JSON.stringify({ v: 1, jwt: victim.jwt, sessionId: victim.request.sessionId, ...fields })
+        expect((yield* a!.get(victim.request))?.jwt).toBe(victim.jwt)
+        // Another session's token (its sid claim) under the victim's key.
+        yield* put(payload({ jwt: other.jwt }))
+        expect(yield* a!.get(victim.request)).toBeUndefined()
+        // A payload naming another request.
+        yield* put(payload({ template: "supabase" }))
+        expect(yield* a!.get(victim.request)).toBeUndefined()
+        // Not a JWT; not JSON.
+        yield* put(payload({ jwt: "not.a.jwt" }))
+        expect(yield* a!.get(victim.request)).toBeUndefined()
+        yield* put("{")
+        expect(yield* a!.get(victim.request)).toBeUndefined()
+        // Kept longer than the token lives (60 s).
+        yield* put(payload({}), 120_000)
+        expect(yield* a!.get(victim.request)).toBeUndefined()
+      }),
+    )
+  })
+
+  it("bad options fail the layer with InvalidOptionsError", async () => {
+    for (const options of [
+      { encryptionKey: "c2hvcnQ=" },
+      { prefix: "a{b}" },
+      { lockTtl: Number.NaN },
+      { redisTimeout: -1 },
+    ]) {
+      const exit = await Effect.runPromiseExit(
+        Effect.scoped(
+          Layer.build(RedisTokenShare.layerNode({ ...options, redis: { url: redis.url } })),
+        ),
+      )
+      expect(Exit.isFailure(exit) && JSON.stringify(exit.cause)).toContain("InvalidOptionsError")
+    }
+  })
+
+  describe("Redis failing", () => {
+    it("Redis hung (SIGSTOP): every call answers within redisTimeout, then sharing resumes (SIGCONT)", async () => {
+      const prefix = nextPrefix()
+      const { request, jwt } = await signedIn()
+      await run((scope) =>
+        Effect.gen(function* () {
+          const [a, b] = yield* shares(scope, 2, { prefix, redisTimeout: 200 })
+          redis.pause()
+          try {
+            for (let i = 0; i < 5; i++) {
+              const started = Date.now()
+              expect(yield* a!.get(request)).toBeUndefined()
+              const lock = yield* Effect.scoped(Effect.result(a!.lock(request, 1000)))
+              expect(lock._tag).toBe("Failure")
+              yield* a!.publish({ _tag: "token", token: { request, jwt, expiresInMillis: 30_000 } })
+              expect(Date.now() - started).toBeLessThan(3 * 200 + 150)
+            }
+          } finally {
+            redis.resume()
+          }
+          // The breaker lets a probe through within a second or so.
+          const resumed = yield* a!
+            .publish({ _tag: "token", token: { request, jwt, expiresInMillis: 30_000 } })
+            .pipe(
+              Effect.andThen(b!.get(request)),
+              Effect.repeat({
+                until: (token) => token !== undefined,
+                schedule: Schedule.spaced("100 millis"),
+              }),
+              Effect.timeoutOption("5 seconds"),
+            )
+          expect(resumed._tag).toBe("Some")
+        }),
+      )
+    })
+  })
+})
