@@ -30,30 +30,27 @@
  * @module
  */
 import type * as Scope from "effect/Scope"
-import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Queue from "effect/Queue"
 import * as Stream from "effect/Stream"
 import {
   checkFilter,
-  Engine,
   type InvalidateFilter,
   registerEngine,
   type TokenWatcher,
   type WatchOptions,
 } from "./internal/engine.ts"
-import { layerUnrefClock as unrefClockLayer, unrefClock } from "./internal/clock.ts"
-import { checkTelemetry } from "./internal/telemetry.ts"
-import { type CallOptions, checkCall, checkConfig, type Config } from "./internal/options.ts"
+import { layerUnrefClock as unrefClockLayer } from "./internal/clock.ts"
+import { makeEngine } from "./internal/makeEngine.ts"
+import { type CallOptions, checkCall, type Config } from "./internal/options.ts"
 import * as Lifecycle from "./Lifecycle.ts"
 import type { Token, TokenState } from "./Token.ts"
 import * as TokenCache from "./TokenCache.ts"
 import { InvalidOptionsError, type TokenError } from "./TokenError.ts"
-import { TokenSource } from "./TokenSource.ts"
+import type { TokenSource } from "./TokenSource.ts"
 
 /** Client config, `invalidate` filters, and the watch handle with its options. */
 export type { Config, InvalidateFilter, TokenWatcher, WatchOptions }
@@ -109,30 +106,8 @@ export const make = (
   InvalidOptionsError,
   TokenSource | TokenCache.TokenCache | Lifecycle.Lifecycle | Scope.Scope
 > =>
-  Effect.gen(function* () {
-    const resolved = checkConfig(config)
-    if (resolved instanceof InvalidOptionsError) return yield* resolved
-    const telemetry = checkTelemetry(config)
-    if (telemetry instanceof InvalidOptionsError) return yield* telemetry
-    // Effect's default clock does not unref its timers; unless the context
-    // chose a clock (TestClock, the user's), tok's timers never hold a Node
-    // process open (DESIGN §2.7).
-    const ambient = yield* Effect.context<never>()
-    const chosen = Context.getOrUndefined(ambient, Clock.Clock)
-    const clock = chosen ?? unrefClock
-    const context = chosen === undefined ? Context.add(ambient, Clock.Clock, unrefClock) : ambient
-    const fibers = yield* FiberSet.make<unknown, unknown>()
-    const engine = new Engine({
-      fibers,
-      config: resolved,
-      source: yield* TokenSource,
-      cache: yield* TokenCache.TokenCache,
-      lifecycle: yield* Lifecycle.Lifecycle,
-      clock,
-      context,
-      telemetry,
-    })
-    yield* Effect.addFinalizer(() => engine.dispose())
+  Effect.map(makeEngine(config), (engine) => {
+    const resolved = engine.config
     // A plain `getToken()` is one effect, built once, that reads the session,
     // the cache and the clock each time it runs (DESIGN §2.8).
     // The answer for the last token seen is kept, so a hit allocates nothing.
