@@ -273,11 +273,11 @@ const resolvedConfig = (config: TokClientConfig): Config => ({
 
 /** Clerk's Frontend API as a source (see `TokenSource.clerkFrontendApi`). */
 export const clerkFrontendApi: (options: TokenSource.FrontendApiOptions) => Source =
-  TokenSource.checkedAtOnce.clerkFrontendApi
+  TokenSource.checkedFrontendApi
 
 /** Clerk's Backend API as a source, for servers (see `TokenSource.clerkBackendApi`). */
 export const clerkBackendApi: (options: TokenSource.BackendApiOptions) => Source =
-  TokenSource.checkedAtOnce.clerkBackendApi
+  TokenSource.checkedBackendApi
 
 /**
  * A source from an async function returning the JWT. Throw a
