@@ -111,6 +111,10 @@ export const signOut = async (
 export interface RequestCounts {
   readonly session: number | null
   readonly total: number
+  /** Tabs sharing this session's tokens, this one included. */
+  readonly tabs?: number | undefined
+  /** Where the session token shown came from (`Token.source`). */
+  readonly tokenSource?: "cache" | "network" | "peer" | undefined
 }
 
 /**
@@ -138,13 +142,20 @@ export const tokenRequests = async (
   }
 }
 
-/** "3 for this session · 5 in all". */
+/**
+ * "3 for this session · 5 in all", then " · 4 tabs sharing" when tabs share
+ * tokens and " · token from another tab" (the shown token's `source`).
+ */
 export const describeCounts = (counts: RequestCounts | null): string =>
   counts === null
     ? "—"
-    : counts.session === null
-      ? `${counts.total} in all`
-      : `${counts.session} for this session · ${counts.total} in all`
+    : (counts.session === null
+        ? `${counts.total} in all`
+        : `${counts.session} for this session · ${counts.total} in all`) +
+      (counts.tabs !== undefined && counts.tabs > 1 ? ` · ${counts.tabs} tabs sharing` : "") +
+      (counts.tokenSource === undefined ? "" : ` · token from ${SOURCE_WORDS[counts.tokenSource]}`)
+
+const SOURCE_WORDS = { cache: "the cache", network: "the network", peer: "another tab" } as const
 
 /** What demo-api answered. */
 export interface ApiAnswer {

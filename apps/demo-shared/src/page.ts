@@ -65,7 +65,8 @@ export interface DemoPage {
 export interface DemoPageOptions {
   readonly config: DemoConfig
   /** The page's tok client: its session is the page's. */
-  readonly client: Pick<TokClient, "session" | "setSession" | "onSessionChange">
+  readonly client: Pick<TokClient, "session" | "setSession" | "onSessionChange"> &
+    Partial<Pick<TokClient, "peers" | "watch">>
   /** How demo-api is called; by default `callApi(config, jwt, fetch)`. */
   readonly api?: (jwt: string | null) => Promise<ApiAnswer>
   /** The `fetch` for the token server and demo-api; by default the global one. */
@@ -112,12 +113,22 @@ export const createDemoPage = (options: DemoPageOptions): DemoPage => {
   }
 
   let running: { readonly stop: () => void } | null = null
+  const sessionToken = client.watch?.()
 
   const poll = async () => {
     const polled = running
     let counts: RequestCounts | null
     try {
       counts = await tokenRequests(config, state.sessionId, options.fetch)
+      // How many tabs share this session's tokens (tok's sharing, DESIGN §7).
+      // With other tabs sharing: how many, and where the session token shown
+      // came from (read, never subscribed: no request).
+      const tabs = (await client.peers?.()) ?? 1
+      if (tabs > 1) {
+        const shown = sessionToken?.getSnapshot()
+        const from = shown !== undefined && "token" in shown ? shown.token?.source : undefined
+        counts = { ...counts, tabs, ...(from === undefined ? {} : { tokenSource: from }) }
+      }
     } catch {
       counts = null
     }
@@ -133,6 +144,9 @@ export const createDemoPage = (options: DemoPageOptions): DemoPage => {
     },
     start: () => {
       if (running !== null) return
+      // `?session=sess_…` opens the page on that session (another tab of it).
+      const wanted = new URLSearchParams(globalThis.location?.search ?? "").get("session")
+      if (wanted !== null && wanted !== "" && client.session === null) client.setSession(wanted)
       const stopSessions = client.onSessionChange((sessionId) => update({ sessionId }))
       const tick = setInterval(() => update({ now: Date.now() }), options.tickMs ?? 250)
       const polling = setInterval(poll, options.pollMs ?? 1000)

@@ -108,6 +108,9 @@ describe("the demo page's helpers", () => {
       "/__tok/stats?session=sess_1",
     ])
     expect(describeCounts(counts)).toBe("3 for this session · 5 in all")
+    expect(describeCounts({ ...counts, tabs: 4, tokenSource: "peer" })).toBe(
+      "3 for this session · 5 in all · 4 tabs sharing · token from another tab",
+    )
     expect(describeCounts(await tokenRequests(config, null, stats))).toBe("5 in all")
   })
 

@@ -22,8 +22,12 @@ export interface Token {
   readonly claims: Claims
   readonly issuedAt: number
   readonly expiresAt: number
-  /** `"network"` for every caller of the request that fetched it, `"cache"` afterwards. */
-  readonly source: "cache" | "network"
+  /**
+   * `"network"` for every caller of the request that fetched it, `"peer"`
+   * when another client (a tab, a server) fetched it and shared it (DESIGN
+   * §7), `"cache"` afterwards.
+   */
+  readonly source: "cache" | "network" | "peer"
 }
 
 /** The state of a watched key (see `TokenClient.watch`). */

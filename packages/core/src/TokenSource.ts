@@ -45,6 +45,11 @@ export class TokenSourceError extends Data.TaggedError("TokenSourceError")<{
 export interface Service {
   /** Fetches a fresh JWT for the request. */
   readonly fetch: (request: TokenRequest) => Effect.Effect<string, TokenSourceError>
+  /**
+   * Who this source is (the built-ins: their endpoint URL). Clients share
+   * tokens only with clients of the same source (DESIGN §7); none = unnamed.
+   */
+  readonly id?: string | undefined
 }
 
 /** The token source service. */
@@ -292,6 +297,7 @@ const httpSource = (
       const clock = yield* Clock.Clock
       const base = baseUrl.replace(/\/+$/, "")
       return TokenSource.of({
+        id: base + prefix,
         fetch: (request) =>
           Effect.tryPromise({
             try: async (signal) => {

@@ -76,6 +76,11 @@ export interface TokClient {
   readonly watch: (options?: TokenClient.WatchOptions) => TokenClient.TokenWatcher
   /** Drops matching cached tokens and fences their requests in flight. */
   readonly invalidate: (filter?: TokenClient.InvalidateFilter) => void
+  /**
+   * How many clients share tokens with this one now, itself included: tabs
+   * of this app on this session (DESIGN §7); 1 when sharing is off.
+   */
+  readonly peers: () => Promise<number>
   /** Stops every timer and fiber; pending calls reject with an `AbortError`. */
   readonly dispose: () => Promise<void>
   /** What the client does, as typed events (see `TokenEvents`): for logs and `@tok/devtools`. */
@@ -249,6 +254,10 @@ export const createTokenClient = (config: TokClientConfig): TokClient => {
     },
     events: engine.telemetry.events,
     instance: engine.telemetry.instance,
+    peers: () =>
+      engine.sharing.active && !engine.disposed
+        ? Effect.runPromise(engine.sharing.share.peers)
+        : Promise.resolve(1),
     dispose: () => {
       // Closed at once (pending calls reject now); the promise waits until every fiber is done.
       const closing = engine.dispose()
@@ -269,6 +278,7 @@ const resolvedConfig = (config: TokClientConfig): Config => ({
   refreshJitter: config.refreshJitter,
   traceSessionId: config.traceSessionId,
   instance: config.instance,
+  share: config.share,
 })
 
 /** Clerk's Frontend API as a source (see `TokenSource.clerkFrontendApi`). */

@@ -63,6 +63,8 @@ export type {
   TokenEvents,
   TokenEventType,
 } from "./TokenEvents.ts"
+/** How clients share tokens and sign-outs: tabs (BroadcastChannel, Web Locks), servers (`@tok/redis`). */
+export * as TokenShare from "./TokenShare.ts"
 /** How a fresh JWT is fetched: `clerkFrontendApi`, `clerkBackendApi`, `fromFunction`. */
 export * as TokenSource from "./TokenSource.ts"
 /** The Promise face: `createTokenClient` and its sources. */

@@ -34,6 +34,8 @@ import * as Lifecycle from "./Lifecycle.ts"
 import type { Config } from "./internal/options.ts"
 import * as TokenCache from "./TokenCache.ts"
 import * as TokenClient from "./TokenClient.ts"
+import * as TokenShare from "./TokenShare.ts"
+import type { BrowserShareOptions, ChannelLike, LockManagerLike } from "./TokenShare.ts"
 import type { InvalidOptionsError } from "./TokenError.ts"
 import { TokenSource, TokenSourceError, type TokenRequest } from "./TokenSource.ts"
 
@@ -229,3 +231,117 @@ export const inspectClient = (client: TokenClient.Service | TokClient): Activity
 
 /** A hand-driven `Lifecycle` for tests: `setVisible`, `setOnline`, `focus`. */
 export { makeTest as makeTestLifecycle, type TestLifecycle } from "./Lifecycle.ts"
+
+/**
+ * Many clients in one process, sharing as browser tabs do (DESIGN §7): an
+ * in-memory `BroadcastChannel` (asynchronous, structured-cloned, never to
+ * its sender) and an in-memory Web Locks manager, one per hub (one hub = one
+ * origin). Give each Effect client `hub.layer()`, and each Promise-face client
+ * `share: { name, channel: hub.channel, locks: hub.locks }`.
+ *
+ * @example
+ * ```ts
+ * const hub = makeShareHub()
+ * const tab = () => testClientLayer(source).pipe(Layer.provide(hub.layer()))
+ * // two clients built from tab(): one fetches, the other gets its token
+ * ```
+ */
+export interface ShareHub {
+  /** Opens a channel of this hub (what `new BroadcastChannel(name)` is in a page). */
+  readonly channel: (name: string) => ChannelLike
+  /** The hub's lock manager (what `navigator.locks` is in a page). */
+  readonly locks: LockManagerLike
+  /** A browser share over this hub's channel and locks, for one client. */
+  readonly layer: (options?: Partial<BrowserShareOptions>) => Layer.Layer<never>
+  /** Every message posted on the hub so far, by channel name. */
+  readonly posted: ReadonlyArray<{ readonly channel: string; readonly data: unknown }>
+  /** Names of the locks held now. */
+  readonly held: () => ReadonlyArray<string>
+}
+
+/** Makes a `ShareHub`. */
+export const makeShareHub = (): ShareHub => {
+  const channels = new Map<string, Set<MemoryChannel>>()
+  const posted: Array<{ channel: string; data: unknown }> = []
+  class MemoryChannel implements ChannelLike {
+    private readonly listeners = new Set<(event: { readonly data: unknown }) => void>()
+    private closed = false
+    readonly name: string
+    constructor(name: string) {
+      this.name = name
+      const peers = channels.get(name) ?? new Set()
+      peers.add(this)
+      channels.set(name, peers)
+    }
+    postMessage(message: unknown): void {
+      if (this.closed) throw new Error("the channel is closed")
+      const data = structuredClone(message)
+      posted.push({ channel: this.name, data })
+      for (const peer of channels.get(this.name) ?? []) {
+        if (peer !== this) queueMicrotask(() => peer.deliver(structuredClone(data)))
+      }
+    }
+    addEventListener(_type: "message", listener: (event: { readonly data: unknown }) => void) {
+      this.listeners.add(listener)
+    }
+    deliver(data: unknown): void {
+      if (this.closed) return
+      for (const listener of [...this.listeners]) listener({ data })
+    }
+    close(): void {
+      this.closed = true
+      channels.get(this.name)?.delete(this)
+    }
+  }
+
+  const queues = new Map<string, { held: boolean; waiting: Array<() => void> }>()
+  const locks: LockManagerLike = {
+    request: (name, options, callback) =>
+      new Promise((resolve, reject) => {
+        const signal = options.signal
+        const queue = queues.get(name) ?? { held: false, waiting: [] }
+        queues.set(name, queue)
+        const release = () => {
+          const next = queue.waiting.shift()
+          if (next !== undefined) next()
+          else queue.held = false
+        }
+        const grant = () => {
+          signal?.removeEventListener("abort", onAbort)
+          queue.held = true
+          Promise.resolve()
+            .then(() => callback({ name, mode: "exclusive" }))
+            .then(
+              (value) => (release(), resolve(value)),
+              (error: unknown) => (release(), reject(error)),
+            )
+        }
+        const onAbort = () => {
+          const index = queue.waiting.indexOf(grant)
+          if (index >= 0) queue.waiting.splice(index, 1)
+          reject(signal?.reason)
+        }
+        if (signal?.aborted) return reject(signal.reason)
+        if (!queue.held) return grant()
+        queue.waiting.push(grant)
+        signal?.addEventListener("abort", onAbort, { once: true })
+      }),
+    query: () =>
+      Promise.resolve({
+        held: [...queues].filter(([, queue]) => queue.held).map(([name]) => ({ name })),
+      }),
+  }
+  return {
+    channel: (name) => new MemoryChannel(name),
+    locks,
+    layer: (options) =>
+      TokenShare.layerBrowser({
+        name: "tok-test",
+        ...options,
+        channel: (name) => new MemoryChannel(name),
+        locks,
+      }),
+    posted,
+    held: () => [...queues].filter(([, queue]) => queue.held).map(([name]) => name),
+  }
+}

@@ -106,7 +106,11 @@ describe("TokenCache eviction", () => {
   })
 
   it("§4 TokenCache: inserting into a full cache costs about what inserting into a roomy one does (no scan)", () => {
-    const n = 20_000
+    // A complexity class, not a speed: a scan per insert is ~n²/2 = 8e8 steps
+    // (seconds), a linked list n steps (milliseconds); the margin is wide
+    // enough for a loaded 2-core machine. The speed is a bench row
+    // (bench/cache.ts), not a test.
+    const n = 40_000
     /** ms for `n` inserts into a cache of `capacity` that already holds `n` tokens. */
     const timeInserts = (capacity: number) => {
       const cache = TokenCache.make({ maxEntries: capacity })
@@ -120,7 +124,6 @@ describe("TokenCache eviction", () => {
     const { ms: full, cache } = timeInserts(n)
     expect(cache.size()).toBe(n)
     expect(cache.get(`k${n - 1}`)).toBeUndefined()
-    // A scan per insert would make this thousands of times slower.
-    expect(full).toBeLessThan(Math.max(10 * roomy, 50))
+    expect(full).toBeLessThan(Math.max(50 * roomy, 2_000))
   })
 })

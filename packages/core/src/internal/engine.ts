@@ -26,11 +26,13 @@ import type * as Lifecycle from "../Lifecycle.ts"
 import type * as Token from "../Token.ts"
 import type * as TokenCache from "../TokenCache.ts"
 import { InvalidOptionsError, type TokenError } from "../TokenError.ts"
+import type * as TokenShare from "../TokenShare.ts"
 import type * as TokenSource from "../TokenSource.ts"
 import { asEffect, type Flight, Flights, type JoinResult, type Outcome } from "./flights.ts"
 import { type InvalidateFilter, keyOf, matcher, watchIdOf } from "./keys.ts"
 import { type CallOptions, type Checked, checkCall, type ResolvedConfig } from "./options.ts"
 import { Session } from "./session.ts"
+import { Sharing } from "./sharing.ts"
 import { Store } from "./store.ts"
 import { Telemetry, type TelemetryOptions } from "./telemetry.ts"
 import { type TokenWatcher, Watch, type WatchHost } from "./watch.ts"
@@ -57,6 +59,10 @@ export interface Deps {
   readonly source: TokenSource.Service
   readonly cache: TokenCache.Service
   readonly lifecycle: Lifecycle.Service
+  /** Peers to share tokens and session ends with (DESIGN §7); `TokenShare.none` shares nothing. */
+  readonly share: TokenShare.Service
+  /** A peer's switch of sessions is followed here too (multi-session apps). */
+  readonly followSessionSwitch?: boolean | undefined
   readonly clock: Clock.Clock
   readonly context: Context.Context<never>
   /** Where forked fibers are kept; closed with the client's scope. */
@@ -79,6 +85,8 @@ export class Engine {
   private readonly session = new Session()
   private readonly store: Store
   private readonly flights: Flights
+  readonly sharing: Sharing
+  private readonly followSwitch: boolean
   private readonly watches = new Map<string, Watch>()
   /** The client as a watch sees it. */
   private readonly watchHost: WatchHost
@@ -100,8 +108,32 @@ export class Engine {
       cachedTokens: () => this.store.size(),
       watchers: () => this.watches.size,
     })
+    this.followSwitch = deps.followSessionSwitch === true
+    this.sharing = new Sharing(deps.share, {
+      config: deps.config,
+      clock: deps.clock,
+      store: this.store,
+      fork: (effect) => this.fork(effect),
+      currentSession: () => this.session.id,
+      adopt: (key, token) => {
+        const cached = this.store.put(key, token, this.flights.nextSeq())
+        // Watchers show where it came from; the cache answers it as "cache" from now on.
+        if (cached !== undefined) {
+          const { sessionId, template, organizationId } = cached
+          this.telemetry.shared({ sessionId, template, organizationId }, "peer", cached)
+          this.stored(key, { ...cached, source: "peer" })
+        }
+      },
+      ended: (sessionId) => this.endSession(sessionId, false),
+      invalidated: (message) => this.invalidate(message.filter, false),
+      switched: (from, to) => {
+        if (deps.followSessionSwitch === true && this.session.id === from)
+          this.setSession(to, false)
+      },
+    })
     this.flights = new Flights({
       telemetry: this.telemetry,
+      sharing: this.sharing,
       config: deps.config,
       clock: deps.clock,
       source: deps.source,
@@ -109,10 +141,8 @@ export class Engine {
       session: this.session,
       isDisposed: () => this.disposed,
       fork: (effect) => this.fork(effect),
-      stored: (key, token) => {
-        for (const watch of [...this.watches.values()]) watch.onStored(key, token)
-      },
-      ended: (sessionId) => this.endSession(sessionId),
+      stored: (key, token) => this.stored(key, token),
+      ended: (sessionId) => this.endSession(sessionId, true),
     })
     this.watchHost = {
       config: deps.config,
@@ -242,13 +272,31 @@ export class Engine {
     return this.session.onChange(listener)
   }
 
-  /** Changes the current session: clears the previous one's tokens and requests. */
-  setSession(sessionId: string | null): void {
+  /** A fresh token was cached under `key`: running watches of it show it. */
+  private stored(key: string, token: Token.Token): void {
+    for (const watch of [...this.watches.values()]) watch.onStored(key, token)
+  }
+
+  /**
+   * Changes the current session: clears the previous one's tokens and
+   * requests. A sign-out is told to peers (`tell`), so the session ends in
+   * every tab; a switch is each client's own business unless
+   * `followSessionSwitch` says otherwise.
+   */
+  setSession(sessionId: string | null, tell = true): void {
     if (sessionId !== null && typeof sessionId !== "string") {
       throw new InvalidOptionsError({ detail: "a session id must be a string or null" })
     }
     if (sessionId === this.session.id || this.disposed) return
     const previous = this.session.set(sessionId)
+    if (this.sharing.active) {
+      if (previous !== null && sessionId === null) {
+        if (tell) this.sharing.endedHere(previous)
+      } else if (previous !== null && sessionId !== null && tell && this.followSwitch) {
+        this.sharing.tell({ _tag: "switched", from: previous, to: sessionId })
+      }
+      this.sharing.followed(sessionId)
+    }
     const ended = previous === null ? [] : this.dropSession(previous)
     for (const watch of [...this.watches.values()]) watch.onSessionChange()
     this.flights.end(ended)
@@ -256,9 +304,10 @@ export class Engine {
     this.session.tell(sessionId)
   }
 
-  /** A 401 for `sessionId`: sign it out, and tell its watchers (DESIGN §2.5). */
-  private endSession(sessionId: string): void {
-    if (sessionId === this.session.id) return this.setSession(null)
+  /** A 401 for `sessionId` (or a peer's sign-out): sign it out, and tell its watchers (DESIGN §2.5). */
+  private endSession(sessionId: string, tell: boolean): void {
+    if (tell && this.sharing.active) this.sharing.endedHere(sessionId)
+    if (sessionId === this.session.id) return this.setSession(null, false)
     this.flights.end(this.dropSession(sessionId))
     for (const watch of [...this.watches.values()]) watch.onSessionEnded(sessionId)
   }
@@ -270,8 +319,18 @@ export class Engine {
     return this.flights.fence(ofSession)
   }
 
-  /** Drops matching tokens and fences matching requests; watchers of them refetch. */
-  invalidate(filter: InvalidateFilter | undefined): void {
+  /** Drops matching tokens and fences matching requests; watchers of them refetch. Peers do the same. */
+  invalidate(filter: InvalidateFilter | undefined, tell = true): void {
+    if (tell && this.sharing.active) {
+      this.sharing.tell({
+        _tag: "invalidated",
+        filter: {
+          sessionId: filter?.sessionId,
+          template: filter?.template,
+          organizationId: filter?.organizationId,
+        },
+      })
+    }
     const matches = matcher(filter)
     this.store.drop(matches)
     this.flights.fence(matches)

@@ -29,6 +29,7 @@ import { keyOf } from "./keys.ts"
 import type { Checked, ResolvedConfig } from "./options.ts"
 import { sanitizeCode } from "./redact.ts"
 import type { Session } from "./session.ts"
+import { PeerToken, type Sharing } from "./sharing.ts"
 import type { Store } from "./store.ts"
 import type { RequestProbe, Telemetry } from "./telemetry.ts"
 
@@ -101,6 +102,8 @@ export interface FlightHost {
   readonly ended: (sessionId: string) => void
   /** Where hits, misses and requests are counted, traced and told. */
   readonly telemetry: Telemetry
+  /** Sharing with peers (DESIGN §7); inactive by default. */
+  readonly sharing: Sharing
 }
 
 /** The requests in flight of one client. */
@@ -216,17 +219,23 @@ export class Flights {
           ),
       }),
     )
-    const program = telemetry
+    const retried = telemetry
       .traceAttempt(probe, this.retryable, this.host.config.retry.attempts, attempt)
-      .pipe(
-        Effect.retry({ schedule: this.schedule, while: this.retryable }),
-        Effect.onExit((exit) =>
-          Effect.ensuring(
-            this.settle(flight, exit, attempts),
-            Effect.sync(() => report(telemetry, probe, flight)),
-          ),
+      .pipe(Effect.retry({ schedule: this.schedule, while: this.retryable }))
+    const sharing = this.host.sharing
+    // On a local miss, a peer may have the token or be fetching it (DESIGN §7).
+    const program = (
+      sharing.active
+        ? sharing.around(request, key, retried, skipCache, () => flight.fenced)
+        : retried
+    ).pipe(
+      Effect.onExit((exit) =>
+        Effect.ensuring(
+          this.settle(flight, exit, attempts),
+          Effect.sync(() => report(telemetry, probe, flight)),
         ),
-      )
+      ),
+    )
     flight.fiber = this.host.fork(telemetry.traceRequest(probe, skipCache, program))
     return flight
   }
@@ -238,7 +247,7 @@ export class Flights {
    */
   private settle(
     flight: Flight,
-    exit: Exit.Exit<string, TokenSourceError>,
+    exit: Exit.Exit<string | PeerToken, TokenSourceError>,
     attempts: number,
   ): Effect.Effect<void> {
     return Effect.suspend(() => {
@@ -264,12 +273,24 @@ export class Flights {
   /** What a finished request means: a token (cached unless fenced), or a typed failure. */
   private outcomeOf(
     flight: Flight,
-    exit: Exit.Exit<string, TokenSourceError>,
+    exit: Exit.Exit<string | PeerToken, TokenSourceError>,
     attempts: number,
   ): Outcome {
+    if (Exit.isSuccess(exit) && exit.value instanceof PeerToken) {
+      const now = this.host.clock.currentTimeMillisUnsafe()
+      const token = this.host.sharing.token(exit.value, flight.request, now)
+      if (token === undefined)
+        return Exit.fail(new TokenUnavailableError({ reason: "server", attempts }))
+      this.host.telemetry.shared(flight.request, exit.value.shared.from ?? "peer", token)
+      if (!flight.fenced) {
+        const cached = this.host.store.put(flight.key, token, flight.seq)
+        if (cached !== undefined) this.host.stored(flight.key, cached)
+      }
+      return Exit.succeed(token)
+    }
     if (Exit.isSuccess(exit)) {
       const now = this.host.clock.currentTimeMillisUnsafe()
-      const made = Token.make(exit.value, flight.request, now)
+      const made = Token.make(exit.value as string, flight.request, now)
       if (Token.isDecodeFailure(made)) return Exit.fail(new MalformedTokenError(made))
       // A JWT the client holds keeps the expiry it was given when first
       // received: a caching proxy that answers it again never extends its life.
@@ -292,6 +313,11 @@ export class Flights {
     const error = classify(failure.value, flight.request, attempts)
     if (error._tag === "NotSignedInError") this.host.ended(flight.request.sessionId)
     return Exit.fail(error)
+  }
+
+  /** The next start order, for a token that came from a peer rather than a request. */
+  nextSeq(): number {
+    return ++this.seq
   }
 
   /** Fences every live flight that matches: late results are not cached, new callers do not join. */

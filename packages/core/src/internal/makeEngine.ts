@@ -14,10 +14,12 @@ import * as FiberSet from "effect/FiberSet"
 import * as Lifecycle from "../Lifecycle.ts"
 import * as TokenCache from "../TokenCache.ts"
 import { InvalidOptionsError } from "../TokenError.ts"
+import * as TokenShare from "../TokenShare.ts"
 import { TokenSource } from "../TokenSource.ts"
+import * as BrowserShare from "./browserShare.ts"
 import { unrefClock } from "./clock.ts"
 import { Engine } from "./engine.ts"
-import { checkConfig, type Config } from "./options.ts"
+import { checkConfig, type Config, type ResolvedConfig } from "./options.ts"
 import { checkTelemetry } from "./telemetry.ts"
 
 /** Checks the config and builds the engine; disposed when the scope closes. */
@@ -41,10 +43,14 @@ export const makeEngine = (
     const clock = chosen ?? unrefClock
     const context = chosen === undefined ? Context.add(ambient, Clock.Clock, unrefClock) : ambient
     const fibers = yield* FiberSet.make<unknown, unknown>()
+    const source = yield* TokenSource
+    const share = yield* chooseShare(resolved, source)
     const engine = new Engine({
       fibers,
       config: resolved,
-      source: yield* TokenSource,
+      share,
+      followSessionSwitch: resolved.share.followSessionSwitch,
+      source,
       cache: yield* TokenCache.TokenCache,
       lifecycle: yield* Lifecycle.Lifecycle,
       clock,
@@ -52,5 +58,30 @@ export const makeEngine = (
       telemetry,
     })
     yield* Effect.addFinalizer(() => engine.dispose())
+    if (engine.sharing.active) {
+      // A share that cannot listen leaves the client on its own (DESIGN §7.2).
+      yield* Effect.ignore(share.subscribe((message) => engine.sharing.receive(message)))
+    }
     return engine
+  })
+
+/**
+ * The share a client uses: none when `share: false`; the one provided in
+ * the context (`TokenShare.layerBrowser`, `@tok/redis`); else, in a page with
+ * `BroadcastChannel` and Web Locks, tabs of the same source and session.
+ */
+const chooseShare = (
+  config: ResolvedConfig,
+  source: TokenSource["Service"],
+): Effect.Effect<TokenShare.Service, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    if (!config.share.enabled) return TokenShare.none
+    const provided = yield* TokenShare.TokenShare
+    if (provided.kind !== "none") return provided
+    const { channel, locks } = config.share
+    const name = config.share.name ?? source.id
+    const reachable =
+      (channel !== undefined && locks !== undefined) || TokenShare.browserAvailable()
+    if (name === undefined || !reachable) return TokenShare.none
+    return yield* BrowserShare.make({ name, channel, locks })
   })

@@ -6,6 +6,7 @@
  */
 import * as RetryPolicy from "../RetryPolicy.ts"
 import { InvalidOptionsError } from "../TokenError.ts"
+import type { ChannelLike, LockManagerLike } from "./browserShare.ts"
 
 /** Per-call options, as the client reads them. */
 export interface CallOptions {
@@ -43,6 +44,32 @@ export interface Config {
   readonly traceSessionId?: boolean | undefined
   /** This client's name in events and devtools (default: a random id). */
   readonly instance?: string | undefined
+  /**
+   * Share tokens and sign-outs with peers (DESIGN §7): `false` turns it off;
+   * `true` (the default) shares between tabs in a page with
+   * `BroadcastChannel` and Web Locks, or through a `TokenShare` layer you
+   * provide. `{ name }` names what is shared (default: the source's base
+   * URL; a `fromFunction` source shares only when named);
+   * `followSessionSwitch` makes a switch of sessions in one tab switch the
+   * others that were on the same session.
+   */
+  readonly share?: boolean | ShareConfig | undefined
+}
+
+/** The `share` option as an object. */
+export interface ShareConfig {
+  /** Clients share only with clients of the same name (default: the source's base URL). */
+  readonly name?: string | undefined
+  /** A switch to another session in one tab switches every tab that was on the same one. */
+  readonly followSessionSwitch?: boolean | undefined
+  /**
+   * The channel and lock manager to share over, instead of the page's
+   * (`BroadcastChannel`, `navigator.locks`): `makeShareHub()` of
+   * `@tok/core/testing` gives in-memory ones, to run several clients in one
+   * process. Given both, sharing works outside a page too.
+   */
+  readonly channel?: ((name: string) => ChannelLike) | undefined
+  readonly locks?: LockManagerLike | undefined
 }
 
 /** Config after checking. */
@@ -53,6 +80,13 @@ export interface ResolvedConfig {
   readonly maxEntries: number
   readonly autoRefresh: boolean
   readonly refreshJitter: number
+  readonly share: {
+    readonly enabled: boolean
+    readonly name: string | undefined
+    readonly followSessionSwitch: boolean
+    readonly channel?: ((name: string) => ChannelLike) | undefined
+    readonly locks?: LockManagerLike | undefined
+  }
 }
 
 const clampBuffer = (value: unknown, name: string): number | InvalidOptionsError => {
@@ -195,6 +229,8 @@ export const checkConfig = (config: unknown): ResolvedConfig | InvalidOptionsErr
   }
   const refreshJitter = nonNegative(c.refreshJitter, "refreshJitter", 2000)
   if (typeof refreshJitter === "string") return new InvalidOptionsError({ detail: refreshJitter })
+  const share = checkShare(c.share)
+  if (share instanceof InvalidOptionsError) return share
   return {
     bufferMillis,
     retry,
@@ -202,5 +238,41 @@ export const checkConfig = (config: unknown): ResolvedConfig | InvalidOptionsErr
     maxEntries,
     autoRefresh: c.autoRefresh !== false,
     refreshJitter,
+    share,
+  }
+}
+
+/** Checks the `share` option. */
+const checkShare = (share: unknown): ResolvedConfig["share"] | InvalidOptionsError => {
+  if (share === undefined || typeof share === "boolean") {
+    return { enabled: share !== false, name: undefined, followSessionSwitch: false }
+  }
+  if (typeof share !== "object" || share === null || Array.isArray(share)) {
+    return new InvalidOptionsError({ detail: "share must be a boolean or an object" })
+  }
+  const { name, followSessionSwitch, channel, locks } = share as Record<string, unknown>
+  if (name !== undefined && (typeof name !== "string" || name === "" || name.length > 512)) {
+    return new InvalidOptionsError({ detail: "share.name must be a non-empty string" })
+  }
+  if (followSessionSwitch !== undefined && typeof followSessionSwitch !== "boolean") {
+    return new InvalidOptionsError({ detail: "share.followSessionSwitch must be a boolean" })
+  }
+  if (channel !== undefined && typeof channel !== "function") {
+    return new InvalidOptionsError({ detail: "share.channel must be a function" })
+  }
+  if (
+    locks !== undefined &&
+    (typeof locks !== "object" ||
+      locks === null ||
+      typeof (locks as LockManagerLike).request !== "function")
+  ) {
+    return new InvalidOptionsError({ detail: "share.locks must be a lock manager" })
+  }
+  return {
+    enabled: true,
+    name,
+    followSessionSwitch: followSessionSwitch === true,
+    channel: channel as ((name: string) => ChannelLike) | undefined,
+    locks: locks as LockManagerLike | undefined,
   }
 }

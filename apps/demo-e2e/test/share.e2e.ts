@@ -1,0 +1,203 @@
+/**
+ * Many tabs, one request (DESIGN §7, issue 14), in a real Chromium against the
+ * real demo stack. Every scenario runs at once in one browser, each on a
+ * session of its own, so the whole file costs about one 90 s window:
+ * - A: one tab, the baseline;
+ * - B: five tabs sharing (the default): at most 1.2 × A's requests + 1;
+ * - C: five tabs with sharing off (no BroadcastChannel): about 5 × A's;
+ * - D: three tabs: the tab holding the refresh lock is closed mid-refresh,
+ *   then one signs out and the others follow within 500 ms.
+ */
+import { decodeJwt } from "jose"
+import type { Page } from "playwright-core"
+import { afterAll, beforeAll, expect, it } from "vitest"
+import { launch, type Browser } from "../src/browser.ts"
+import { startDemo, type Demo } from "../src/stack.ts"
+
+let demo: Demo
+let browser: Browser
+let demoP: Promise<Demo> | undefined
+let browserP: Promise<Browser> | undefined
+
+beforeAll(async () => {
+  demoP = startDemo()
+  browserP = launch()
+  ;[demo, browser] = await Promise.all([demoP, browserP])
+  await demo.reset()
+  await demo.setTokenLifetime(20)
+})
+
+afterAll(async () => {
+  await (await browserP?.catch(() => undefined))?.close()
+  await (await demoP?.catch(() => undefined))?.stop()
+})
+
+const probe = { timeout: 1_000 }
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+const until = async <A>(what: string, check: () => Promise<A | undefined | false>, ms: number) => {
+  const deadline = Date.now() + ms
+  for (;;) {
+    try {
+      const value = await check()
+      if (value !== undefined && value !== false) return value
+    } catch {
+      // not there yet
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
+    await sleep(50)
+  }
+}
+
+const statusOf = (page: Page) => page.getByTestId("status").getAttribute("data-status", probe)
+const jwtOf = async (page: Page) =>
+  (await page.getByTestId("jwt").getAttribute("data-jwt", probe)) ?? ""
+
+/** Signs a user in on the token server, as the page's sign-in does; the session id. */
+const signIn = async (user: string): Promise<string> => {
+  const res = await fetch(`${demo.tokenServer}/v1/client/sessions`, {
+    method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ user_id: user }).toString(),
+  })
+  expect(res.ok).toBe(true)
+  return ((await res.json()) as { id: string }).id
+}
+
+/** Opens `count` tabs of the Vue demo on `session`; `share: false` takes BroadcastChannel away. */
+const openTabs = async (session: string, count: number, share = true): Promise<Page[]> =>
+  Promise.all(
+    Array.from({ length: count }, async () => {
+      const page = await browser.context.newPage()
+      if (!share)
+        await page.addInitScript(
+          () => void delete (globalThis as { BroadcastChannel?: unknown }).BroadcastChannel,
+        )
+      await page.goto(`${demo.url}/vue/?session=${encodeURIComponent(session)}`)
+      await until("ready", async () => (await statusOf(page)) === "ready", 15_000)
+      return page
+    }),
+  )
+
+const requestsOf = async (session: string) =>
+  (await demo.stats()).sessions[session]?.tokenRequests ?? 0
+
+/** D: close the tab that holds the refresh lock mid-refresh, then sign out in one tab. */
+const lockAndSignOut = async (session: string, tabs: Page[]) => {
+  // Name each tab in the lock manager, to tell which one holds the refresh lock.
+  await Promise.all(
+    tabs.map((page, i) =>
+      page.evaluate((i) => {
+        void navigator.locks.request(`e2e-tab-${i}`, () => new Promise(() => undefined))
+      }, i),
+    ),
+  )
+  const exp = decodeJwt(await jwtOf(tabs[0]!)).exp! * 1000
+  // A refresh fires 11–12 s before expiry (buffer 10 s, jitter ≤ 2 s): slow the server first.
+  await sleep(Math.max(0, exp - 12_500 - Date.now()))
+  await demo.setFaults({ latencyMs: 4_000 })
+  const holder = await until(
+    "a tab to hold the refresh lock",
+    async () => {
+      const { held = [] } = await tabs[0]!.evaluate(() => navigator.locks.query())
+      const lock = held.find((lock) => lock.name?.includes(":lock:"))
+      const tab = held.find((l) => l.clientId === lock?.clientId && l.name?.startsWith("e2e-tab-"))
+      return tab === undefined ? undefined : Number(tab.name!.slice("e2e-tab-".length))
+    },
+    5_000,
+  )
+  const before = await jwtOf(tabs[0]!)
+  await tabs[holder]!.close()
+  const closedAt = Date.now()
+  await demo.setFaults({ latencyMs: 0 })
+  const rest = tabs.filter((_, i) => i !== holder)
+  // Another tab refreshes within one request timeout (10 s); none ever shows an expired token.
+  await until(
+    "a refresh by another tab",
+    async () => {
+      let fresh = 0
+      for (const page of rest) {
+        const jwt = await jwtOf(page)
+        expect(await statusOf(page)).toBe("ready")
+        expect(decodeJwt(jwt).exp! * 1000).toBeGreaterThan(Date.now())
+        if (jwt !== before) fresh++
+      }
+      return fresh === rest.length
+    },
+    10_000,
+  )
+  const refreshedIn = Date.now() - closedAt
+
+  // Sign out in one tab: the others show signed out within 500 ms, with no request.
+  await rest[0]!.getByTestId("sign-out").click()
+  await until("signed out", async () => (await statusOf(rest[0]!)) === "signed-out", 5_000)
+  const signedOutAt = Date.now()
+  await until(
+    "every other tab signed out",
+    async () => {
+      for (const page of rest.slice(1)) if ((await statusOf(page)) !== "signed-out") return false
+      return true
+    },
+    2_000,
+  )
+  const followedIn = Date.now() - signedOutAt
+  return { refreshedIn, followedIn, requestsAtSignOut: await requestsOf(session) }
+}
+
+it("5 tabs sharing make the requests of one tab; with sharing off, 5 times as many", async () => {
+  const [a, b, c, d] = await Promise.all(
+    ["user_share_one", "user_share_five", "user_share_off", "user_share_lock"].map(signIn),
+  )
+  const [one, five, off, lock] = await Promise.all([
+    openTabs(a!, 1),
+    openTabs(b!, 5),
+    openTabs(c!, 5, false),
+    openTabs(d!, 3),
+  ])
+  const start = Date.now()
+  expect(await five[0]!.getByTestId("requests").textContent(probe)).toBeDefined()
+  const d0 = lockAndSignOut(d!, lock)
+
+  // Sharing off: 45 s make the ratio plain.
+  await sleep(45_000 - (Date.now() - start))
+  const [oneAt45, offAt45] = await Promise.all([requestsOf(a!), requestsOf(c!)])
+  await Promise.all(off.map((page) => page.close()))
+  // The page shows the tabs sharing, and a token that came from another tab.
+  const shown = await until(
+    "the page to show the tabs sharing and a token from another tab",
+    async () => {
+      for (const page of five) {
+        const text = await page.getByTestId("requests").textContent(probe)
+        if (text?.includes("5 tabs sharing") && text.includes("token from another tab")) return text
+      }
+      return undefined
+    },
+    3_000,
+  )
+
+  const dResult = await d0
+  await sleep(90_000 - (Date.now() - start))
+  const [oneAt90, fiveAt90, dAtEnd] = await Promise.all([
+    requestsOf(a!),
+    requestsOf(b!),
+    requestsOf(d!),
+  ])
+  const report = {
+    oneTab90s: oneAt90,
+    fiveTabsShared90s: fiveAt90,
+    oneTab45s: oneAt45,
+    fiveTabsUnshared45s: offAt45,
+    lockHolderClosedRefreshMs: dResult.refreshedIn,
+    signOutFollowedMs: dResult.followedIn,
+    requestsAfterSignOut: dAtEnd - dResult.requestsAtSignOut,
+    shown,
+  }
+  console.log("share e2e", JSON.stringify(report))
+  expect(oneAt90).toBeGreaterThanOrEqual(5)
+  expect(fiveAt90).toBeLessThanOrEqual(1.2 * oneAt90 + 1)
+  expect(offAt45).toBeGreaterThanOrEqual(4 * oneAt45)
+  expect(dResult.refreshedIn).toBeLessThanOrEqual(10_000)
+  expect(dResult.followedIn).toBeLessThanOrEqual(500)
+  expect(dAtEnd).toBe(dResult.requestsAtSignOut)
+  await Promise.all([...one, ...five].map((page) => page.close()))
+}, 150_000)
