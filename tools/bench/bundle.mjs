@@ -303,7 +303,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   } else {
     const option = args.indexOf("--bundlers")
     const names = option >= 0 ? args[option + 1].split(",") : Object.keys(bundlers)
-    const wanted = args.filter((a, i) => !a.startsWith("--") && i !== option + 1)
+    const wanted = args.filter((a, i) => !a.startsWith("--") && (option < 0 || i !== option + 1))
     const list = wanted.length > 0 ? wanted : [...entries, ...Object.keys(peers)]
     const measured = await measureMany(
       list.map((name) => peers[name] ?? name),

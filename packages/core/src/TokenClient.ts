@@ -30,38 +30,27 @@
  * @module
  */
 import type * as Scope from "effect/Scope"
-import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Queue from "effect/Queue"
 import * as Stream from "effect/Stream"
 import {
   checkFilter,
-  Engine,
   type InvalidateFilter,
   registerEngine,
   type TokenWatcher,
   type WatchOptions,
 } from "./internal/engine.ts"
-import { layerUnrefClock as unrefClockLayer, unrefClock } from "./internal/clock.ts"
-import { checkTelemetry } from "./internal/telemetry.ts"
-import {
-  type CallOptions,
-  checkCall,
-  checkConfig,
-  type Config,
-  type ResolvedConfig,
-} from "./internal/options.ts"
+import { layerUnrefClock as unrefClockLayer } from "./internal/clock.ts"
+import { makeEngine } from "./internal/makeEngine.ts"
+import { type CallOptions, checkCall, type Config } from "./internal/options.ts"
 import * as Lifecycle from "./Lifecycle.ts"
 import type { Token, TokenState } from "./Token.ts"
 import * as TokenCache from "./TokenCache.ts"
 import { InvalidOptionsError, type TokenError } from "./TokenError.ts"
-import * as TokenShare from "./TokenShare.ts"
-import { TokenSource } from "./TokenSource.ts"
-import * as BrowserShare from "./internal/browserShare.ts"
+import type { TokenSource } from "./TokenSource.ts"
 
 /** Client config, `invalidate` filters, and the watch handle with its options. */
 export type { Config, InvalidateFilter, TokenWatcher, WatchOptions }
@@ -117,38 +106,8 @@ export const make = (
   InvalidOptionsError,
   TokenSource | TokenCache.TokenCache | Lifecycle.Lifecycle | Scope.Scope
 > =>
-  Effect.gen(function* () {
-    const resolved = checkConfig(config)
-    if (resolved instanceof InvalidOptionsError) return yield* resolved
-    const telemetry = checkTelemetry(config)
-    if (telemetry instanceof InvalidOptionsError) return yield* telemetry
-    // Effect's default clock does not unref its timers; unless the context
-    // chose a clock (TestClock, the user's), tok's timers never hold a Node
-    // process open (DESIGN §2.7).
-    const ambient = yield* Effect.context<never>()
-    const chosen = Context.getOrUndefined(ambient, Clock.Clock)
-    const clock = chosen ?? unrefClock
-    const context = chosen === undefined ? Context.add(ambient, Clock.Clock, unrefClock) : ambient
-    const fibers = yield* FiberSet.make<unknown, unknown>()
-    const source = yield* TokenSource
-    const share = yield* chooseShare(resolved, source)
-    const engine = new Engine({
-      fibers,
-      config: resolved,
-      share,
-      followSessionSwitch: resolved.share.followSessionSwitch,
-      source,
-      cache: yield* TokenCache.TokenCache,
-      lifecycle: yield* Lifecycle.Lifecycle,
-      clock,
-      context,
-      telemetry,
-    })
-    yield* Effect.addFinalizer(() => engine.dispose())
-    if (engine.sharing.active) {
-      // A share that cannot listen leaves the client on its own (DESIGN §7.2).
-      yield* Effect.ignore(share.subscribe((message) => engine.sharing.receive(message)))
-    }
+  Effect.map(makeEngine(config), (engine) => {
+    const resolved = engine.config
     // A plain `getToken()` is one effect, built once, that reads the session,
     // the cache and the clock each time it runs (DESIGN §2.8).
     // The answer for the last token seen is kept, so a hit allocates nothing.
@@ -222,27 +181,6 @@ export const make = (
         }),
     })
     return registerEngine(service, engine)
-  })
-
-/**
- * The share a client uses: none when `share: false`; the one provided in
- * the context (`TokenShare.layerBrowser`, `@tok/redis`); else, in a page with
- * `BroadcastChannel` and Web Locks, tabs of the same source and session.
- */
-const chooseShare = (
-  config: ResolvedConfig,
-  source: TokenSource["Service"],
-): Effect.Effect<TokenShare.Service, never, Scope.Scope> =>
-  Effect.gen(function* () {
-    if (!config.share.enabled) return TokenShare.none
-    const provided = yield* TokenShare.TokenShare
-    if (provided.kind !== "none") return provided
-    const { channel, locks } = config.share
-    const name = config.share.name ?? source.id
-    const reachable =
-      (channel !== undefined && locks !== undefined) || TokenShare.browserAvailable()
-    if (name === undefined || !reachable) return TokenShare.none
-    return yield* BrowserShare.make({ name, channel, locks })
   })
 
 /**

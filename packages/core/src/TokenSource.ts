@@ -256,9 +256,14 @@ const failLayer = (
 
 /**
  * The built-in sources with bad options thrown at once, for the Promise face
- * (`createTokenClient`'s sources check when they are made). @internal
+ * (`createTokenClient`'s sources check when they are made). Two bindings, not
+ * one object, so an app that uses one does not bundle the other. @internal
  */
-export const checkedAtOnce = { clerkFrontendApi: frontendApi, clerkBackendApi: backendApi }
+export const checkedFrontendApi: (options: FrontendApiOptions) => Layer.Layer<TokenSource> =
+  frontendApi
+/** `clerkBackendApi` with bad options thrown at once (see `checkedFrontendApi`). @internal */
+export const checkedBackendApi: (options: BackendApiOptions) => Layer.Layer<TokenSource> =
+  backendApi
 
 /** The options' `baseUrl`, if it is an http(s) URL; throws `InvalidOptionsError` otherwise. */
 const checkBaseUrl = (options: unknown): string => {

@@ -22,19 +22,19 @@
  * ```
  * @module
  */
-import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import * as Cause from "effect/Cause"
-import { checkFilter, Defect, type Engine, engineOf } from "./internal/engine.ts"
+import { checkFilter, Defect, type Engine } from "./internal/engine.ts"
+import { makeEngine } from "./internal/makeEngine.ts"
 import { type Checked, checkCall, checkConfig, type Config } from "./internal/options.ts"
 import * as Lifecycle from "./Lifecycle.ts"
 import type { Token, TokenState } from "./Token.ts"
 import type { TokenEvents } from "./TokenEvents.ts"
 import * as TokenCache from "./TokenCache.ts"
-import * as TokenClient from "./TokenClient.ts"
+import type * as TokenClient from "./TokenClient.ts"
 import { InvalidOptionsError } from "./TokenError.ts"
 import * as TokenSource from "./TokenSource.ts"
 
@@ -142,20 +142,21 @@ export const createTokenClient = (config: TokClientConfig): TokClient => {
     throw new InvalidOptionsError({ detail: "session must be a session id string or null" })
   }
   const scope = Scope.makeUnsafe()
-  const layer = TokenClient.layerWithoutDefaults(resolvedConfig(config)).pipe(
-    Layer.provide(
-      Layer.mergeAll(
-        config.source,
-        TokenCache.layer({ maxEntries: resolved.maxEntries }),
-        config.lifecycle ?? Lifecycle.layer,
-      ),
-    ),
+  const deps = Layer.mergeAll(
+    config.source,
+    TokenCache.layer({ maxEntries: resolved.maxEntries }),
+    config.lifecycle ?? Lifecycle.layer,
   )
   const observed =
-    config.observability === undefined ? layer : layer.pipe(Layer.provide(config.observability))
-  // No clock is chosen here, so the client runs on tok's unref'd clock (see TokenClient.make).
-  const context = Effect.runSync(Layer.buildWithScope(observed, scope))
-  const engine: Engine = engineOf(Context.get(context, TokenClient.TokenClient))!
+    config.observability === undefined ? deps : Layer.provideMerge(deps, config.observability)
+  // The engine without the `TokenClient` service: its streams (`session.changes`,
+  // `changes()`) are for the Effect API, and would bring `Stream` into every app.
+  // No clock is chosen here, so the client runs on tok's unref'd clock (see makeEngine).
+  const engine: Engine = Effect.runSync(
+    Effect.flatMap(Layer.buildWithScope(observed, scope), (context) =>
+      makeEngine(resolvedConfig(config)).pipe(Effect.provideContext(context), Scope.provide(scope)),
+    ),
+  )
   engine.setSession(initialSession)
 
   const defaults = checkCall(undefined, resolved.bufferMillis) as Checked
@@ -282,11 +283,11 @@ const resolvedConfig = (config: TokClientConfig): Config => ({
 
 /** Clerk's Frontend API as a source (see `TokenSource.clerkFrontendApi`). */
 export const clerkFrontendApi: (options: TokenSource.FrontendApiOptions) => Source =
-  TokenSource.checkedAtOnce.clerkFrontendApi
+  TokenSource.checkedFrontendApi
 
 /** Clerk's Backend API as a source, for servers (see `TokenSource.clerkBackendApi`). */
 export const clerkBackendApi: (options: TokenSource.BackendApiOptions) => Source =
-  TokenSource.checkedAtOnce.clerkBackendApi
+  TokenSource.checkedBackendApi
 
 /**
  * A source from an async function returning the JWT. Throw a
