@@ -79,8 +79,7 @@ const openTabs = async (session: string, count: number, share = true): Promise<P
     }),
   )
 
-const requestsOf = async (session: string) =>
-  (await demo.stats()).sessions[session]?.tokenRequests ?? 0
+const requestsOf = async (session: string) => (await demo.sessionStats(session)).tokenRequests ?? 0
 
 /** D: close the tab that holds the refresh lock mid-refresh, then sign out in one tab. */
 const lockAndSignOut = async (session: string, tabs: Page[]) => {
