@@ -120,6 +120,7 @@ export class Engine {
       lifecycle: deps.lifecycle,
       isDisposed: () => this.disposed,
       currentSession: () => this.session.id,
+      sessionEnds: () => this.session.ends,
       peekChecked: (checked) => this.peekChecked(checked),
       fetchOrJoin: (checked, refresh) => {
         const sessionId = checked.sessionId ?? this.session.id
@@ -250,7 +251,14 @@ export class Engine {
     if (sessionId === this.session.id || this.disposed) return
     const previous = this.session.set(sessionId)
     const ended = previous === null ? [] : this.dropSession(previous)
-    for (const watch of [...this.watches.values()]) watch.onSessionChange()
+    if (previous !== null) this.session.ends++
+    for (const watch of [...this.watches.values()]) {
+      watch.onSessionChange()
+      // The previous session has ended here: watchers that name it are
+      // signed out like the waiters that name it (DESIGN "Waiters across
+      // session changes"); those naming other sessions are untouched.
+      if (previous !== null) watch.onSessionEnded(previous)
+    }
     this.flights.end(ended)
     this.telemetry.session(sessionId)
     this.session.tell(sessionId)
@@ -260,6 +268,7 @@ export class Engine {
   private endSession(sessionId: string): void {
     if (sessionId === this.session.id) return this.setSession(null)
     this.flights.end(this.dropSession(sessionId))
+    this.session.ends++
     for (const watch of [...this.watches.values()]) watch.onSessionEnded(sessionId)
   }
 

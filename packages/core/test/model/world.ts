@@ -113,8 +113,6 @@ export class World {
     readonly sessionId: string
     readonly seq: number
     readonly wall: number
-    /** It was the current session then. */
-    readonly wasCurrent: boolean
   }> = []
   /** The store's contents, read without touching its recency. */
   private inner: TokenCache.Service | undefined
@@ -242,7 +240,6 @@ export class World {
           sessionId: request.sessionId,
           seq: ++this.seq,
           wall: this.clock.wall(),
-          wasCurrent: request.sessionId === this.current,
         })
         return fail(401)
       case "malformed": {
