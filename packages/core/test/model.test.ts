@@ -21,7 +21,7 @@ import { describe, expect, it } from "@effect/vitest"
 import fc from "fast-check"
 import { historyArbitrary } from "./model/history.ts"
 import type { History } from "./model/history.ts"
-import { INVARIANTS, type Invariant, type KnownBug, runHistory } from "./model/run.ts"
+import { INVARIANTS, type Invariant, runHistory } from "./model/run.ts"
 
 const env = (name: string): string | undefined => {
   const value = process.env[name]
@@ -47,35 +47,10 @@ const checks = new Set<Invariant>(
     : (list(env("TOK_MODEL_CHECK")) as Array<Invariant>),
 )
 
-/**
- * Known bug B (/work/notes/model-findings.md, B and B2): a watcher that names
- * its session (`watch({ sessionId })`) keeps showing that session's token
- * after the session ends as the current one (`setSession` away from it, or a
- * 401 while it is current), and an unsubscribed handle's `getSnapshot()`
- * keeps it after any end. The `session` check leaves exactly those cases
- * out until the engine is fixed; the cases below replay them without the
- * exemption and turn red once it is: then delete both.
- */
-const KNOWN: ReadonlySet<KnownBug> = new Set(["B"])
-
-/**
- * Known bug C (/work/notes/model-findings.md, C): when the server starts
- * issuing tokens that live no longer than the client's buffer while a
- * longer one is still cached, the new token is not stored, the watcher plans
- * from the cached one again — due — and refetches at once, forever (a request
- * storm). Until the engine is fixed the generator draws no such tokens (no
- * 5 s tokens, no client buffer of 30 s); the case below replays it and turns
- * red once it is fixed: then delete it and set this to `false`.
- */
-const KNOWN_C = true
-
-const arbitrary = historyArbitrary({
-  exclude: new Set(list(env("TOK_MODEL_EXCLUDE"))),
-  avoidShortTokens: KNOWN_C,
-})
+const arbitrary = historyArbitrary({ exclude: new Set(list(env("TOK_MODEL_EXCLUDE"))) })
 
 const property = fc.asyncProperty(arbitrary, async (history) => {
-  const outcome = await runHistory(history, checks, KNOWN)
+  const outcome = await runHistory(history, checks)
   if (outcome.violation !== undefined) {
     throw new Error(`after step ${outcome.step}: ${outcome.violation.message}`)
   }
@@ -131,8 +106,9 @@ const shrunk = (steps: History["steps"]): History => ({
 
 /**
  * What the model found on main at 4b5058c, shrunk, kept as regression tests
- * (issue 11 items 1, 2, 4, 5, 8, and finding A of model-findings.md). Each
- * fails on that commit with the invariant named.
+ * (issue 11 items 1, 2, 4, 5, 8, and findings A, B, B2 and C of
+ * model-findings.md). Each fails on that commit with the invariant named
+ * (B, B2 and C also on 3c2dfb5).
  */
 describe("shrunk counterexamples stay fixed", () => {
   const cases: Record<string, History> = {
@@ -188,19 +164,7 @@ describe("shrunk counterexamples stay fixed", () => {
       ]),
       jitter: 0,
     },
-  }
-  for (const [name, history] of Object.entries(cases)) {
-    it(name, { timeout: 30_000 }, async () => {
-      const outcome = await runHistory(history, new Set(INVARIANTS), KNOWN)
-      expect(outcome.violation?.message).toBeUndefined()
-    })
-  }
-})
-
-describe("known bug C: tokens living no longer than the buffer while a longer one is cached", () => {
-  // Asserts the bug is still there: once fixed, this goes red — delete it and KNOWN_C.
-  it("a server switching to 30 s tokens under a 30 s buffer causes a request storm — until fixed", async () => {
-    const outcome = await runHistory(
+    "traffic — tokens living no longer than the buffer while a longer one is cached cause no request storm (finding C)":
       {
         ...shrunk([
           { t: "watch", org: "o", sid: "s2" },
@@ -209,40 +173,42 @@ describe("known bug C: tokens living no longer than the buffer while a longer on
         ]),
         buffer: 30,
       },
-      new Set(INVARIANTS),
-    )
-    expect(outcome.violation?.invariant).toBe("traffic")
-  })
-})
-
-describe("known bug B: watchers of a named session when it ends as the current one", () => {
-  const cases: Record<string, History> = {
-    "a sign-out leaves an explicit watcher of the session ready": shrunk([
+    "session — a sign-out signs out a watcher that names the session (finding B)": shrunk([
       { t: "watch", sid: "s1" },
       { t: "session", id: null },
     ]),
-    "a switch leaves an explicit watcher of the previous session ready": shrunk([
+    "session — a switch signs out a watcher that names the previous session (finding B)": shrunk([
       { t: "watch", tpl: "a", org: "o", sid: "s1" },
       { t: "session", id: "s2" },
     ]),
-    "a 401 of the current session leaves its explicit watchers ready": shrunk([
-      { t: "behave", on: { template: "a" }, b: { kind: "unauthorized" } },
-      { t: "watch", sid: "s1" },
-      { t: "watch", tpl: "a", sid: "s1" },
-    ]),
-    "an unsubscribed handle's snapshot keeps the ended session's token": shrunk([
-      { t: "watch", sid: "s1" },
-      { t: "unsub", i: 0 },
-      { t: "session", id: null },
-    ]),
+    "session — a 401 of the current session signs out the watchers that name it (finding B)":
+      shrunk([
+        { t: "behave", on: { template: "a" }, b: { kind: "unauthorized" } },
+        { t: "watch", sid: "s1" },
+        { t: "watch", tpl: "a", sid: "s1" },
+      ]),
+    "session — an unsubscribed handle's snapshot drops an ended session's token (finding B2)":
+      shrunk([
+        { t: "watch", sid: "s1" },
+        { t: "unsub", i: 0 },
+        { t: "session", id: null },
+      ]),
+    // A model fix, not an engine one: the refresh() of a handle nobody
+    // subscribes to is answered for the new session and may cost it a request.
+    "traffic — a refresh() carried across a session change may cost the new session one request":
+      shrunk([
+        { t: "watch", org: "o", buf: 0 },
+        { t: "behave", on: { session: "s2" }, b: { kind: "dead", how: "503" } },
+        { t: "session", id: "s2" },
+        { t: "unsub", i: 0 },
+        { t: "refresh", i: 0 },
+        { t: "session", id: "s1" },
+      ]),
   }
   for (const [name, history] of Object.entries(cases)) {
-    // Asserts the bug is still there (rather than `it.fails`, which any error
-    // would satisfy): once fixed, this goes red — delete it and `KNOWN`.
-    it(`${name} — until fixed`, async () => {
+    it(name, { timeout: 30_000 }, async () => {
       const outcome = await runHistory(history, new Set(INVARIANTS))
-      expect(outcome.violation?.invariant).toBe("session")
-      expect(outcome.violation?.message).toMatch(/a session that ended/)
+      expect(outcome.violation?.message).toBeUndefined()
     })
   }
 })

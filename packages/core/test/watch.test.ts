@@ -968,3 +968,107 @@ describe("§2.3 watchers of different keys never share a refresher", () => {
     },
   )
 })
+
+describe("§2.3 no token outlives its session: watchers that name the session", () => {
+  it.effect(
+    "§2.3 no token outlives its session: a switch away from the current session signs out the watchers that name it, not those of other sessions",
+    () => {
+      const source = makeFakeSource()
+      return withClient(source, (tok) =>
+        Effect.gen(function* () {
+          yield* tok.setSession("sess_1")
+          const named = yield* tok.watch({ sessionId: "sess_1", template: "a" })
+          const other = yield* tok.watch({ sessionId: "sess_9" })
+          for (const watcher of [named, other]) watcher.subscribe(() => undefined)
+          yield* settle
+          expect(named.getSnapshot().status).toBe("ready")
+          yield* tok.setSession("sess_2")
+          expect(named.getSnapshot()).toEqual({ status: "signed-out" })
+          // Backend code names sessions: a switch signs no other one out.
+          expect(other.getSnapshot().status).toBe("ready")
+          yield* TestClock.adjust("1 hour")
+          // Signed out, it makes no request until a trigger.
+          expect(named.getSnapshot()).toEqual({ status: "signed-out" })
+          expect(source.requests.filter((r) => r.sessionId === "sess_1")).toHaveLength(1)
+          yield* Effect.promise(() => named.refresh())
+          expect(named.getSnapshot().status).toBe("ready")
+        }),
+      )
+    },
+  )
+
+  it.effect(
+    "§2.3 no token outlives its session: a 401 of the current session signs out the watchers that name it",
+    () => {
+      const source = makeFakeSource()
+      return withClient(source, (tok) =>
+        Effect.gen(function* () {
+          yield* tok.setSession("sess_1")
+          const named = yield* tok.watch({ sessionId: "sess_1" })
+          named.subscribe(() => undefined)
+          yield* settle
+          expect(named.getSnapshot().status).toBe("ready")
+          source.enqueue({ fail: { status: 401 } })
+          yield* Effect.flip(tok.getToken({ template: "b" }))
+          expect(yield* tok.session.get).toBeNull()
+          expect(named.getSnapshot()).toEqual({ status: "signed-out" })
+        }),
+      )
+    },
+  )
+
+  it.effect(
+    "§2.3 no token outlives its session: a handle read before anyone subscribes drops the token of a session that ended",
+    () => {
+      const source = makeFakeSource()
+      return withClient(source, (tok) =>
+        Effect.gen(function* () {
+          yield* tok.setSession("sess_1")
+          yield* tok.getToken({ sessionId: "sess_1" })
+          const named = yield* tok.watch({ sessionId: "sess_1" })
+          expect(named.getSnapshot().status).toBe("ready")
+          yield* tok.setSession(null)
+          expect(named.getSnapshot()).not.toHaveProperty("token")
+          // A 401 for an explicit session that was never current, too.
+          yield* tok.getToken({ sessionId: "sess_9" })
+          const other = yield* tok.watch({ sessionId: "sess_9" })
+          expect(other.getSnapshot().status).toBe("ready")
+          source.enqueue({ fail: { status: 401 } })
+          yield* Effect.flip(tok.getToken({ sessionId: "sess_9", skipCache: true }))
+          expect(other.getSnapshot()).not.toHaveProperty("token")
+          // Nobody subscribes: no request was made for it.
+          expect(source.requests).toHaveLength(3)
+        }),
+      )
+    },
+  )
+})
+
+describe("§2.4 minimal traffic: degenerate tokens", () => {
+  it.effect(
+    "§2.4 minimal traffic: tokens living no longer than the buffer while a longer one is cached cause no request storm",
+    () => {
+      // The first token lives 60 s; then the server issues 30 s tokens,
+      // which a 30 s buffer never answers from the cache.
+      const source = bounded(10_000, () => ({ mint: { lifetimeSeconds: 30 } }))
+      source.enqueue({ mint: { lifetimeSeconds: 60 } })
+      return withClient(
+        source,
+        (tok) =>
+          Effect.gen(function* () {
+            yield* tok.setSession("sess_1")
+            const watcher = yield* tok.watch({ organizationId: "o" })
+            watcher.subscribe(() => undefined)
+            yield* settle
+            yield* TestClock.adjust("1 minute")
+            expect(source.requests.length).toBeLessThanOrEqual(8)
+            yield* TestClock.adjust("59 minutes")
+            // Then each 30 s token is refreshed at half its life, never at once.
+            expect(source.requests.length).toBeLessThanOrEqual(HOUR / 15 + 2)
+            expect(watcher.getSnapshot().status).toBe("ready")
+          }),
+        { expirationBuffer: 30 },
+      )
+    },
+  )
+})

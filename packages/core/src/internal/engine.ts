@@ -150,6 +150,7 @@ export class Engine {
       lifecycle: deps.lifecycle,
       isDisposed: () => this.disposed,
       currentSession: () => this.session.id,
+      sessionEnds: () => this.session.ends,
       peekChecked: (checked) => this.peekChecked(checked),
       fetchOrJoin: (checked, refresh) => {
         const sessionId = checked.sessionId ?? this.session.id
@@ -298,7 +299,14 @@ export class Engine {
       this.sharing.followed(sessionId)
     }
     const ended = previous === null ? [] : this.dropSession(previous)
-    for (const watch of [...this.watches.values()]) watch.onSessionChange()
+    if (previous !== null) this.session.ends++
+    for (const watch of [...this.watches.values()]) {
+      watch.onSessionChange()
+      // The previous session has ended here: watchers that name it are
+      // signed out like the waiters that name it (DESIGN "Waiters across
+      // session changes"); those naming other sessions are untouched.
+      if (previous !== null) watch.onSessionEnded(previous)
+    }
     this.flights.end(ended)
     this.telemetry.session(sessionId)
     this.session.tell(sessionId)
@@ -309,6 +317,7 @@ export class Engine {
     if (tell && this.sharing.active) this.sharing.endedHere(sessionId)
     if (sessionId === this.session.id) return this.setSession(null, false)
     this.flights.end(this.dropSession(sessionId))
+    this.session.ends++
     for (const watch of [...this.watches.values()]) watch.onSessionEnded(sessionId)
   }
 

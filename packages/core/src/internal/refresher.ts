@@ -278,11 +278,16 @@ export class Refresher {
         } else if (outcome === "transient") {
           this.retryAt = clock.currentTimeMillisUnsafe() + (yield* this.backoff())
         } else {
-          const token = key.validToken()
+          // Plan from what the next turn plans from: the cached token, else
+          // the one shown. A token too short-lived to be cached leaves an
+          // older, longer one there, already due.
+          const token = key.cached() ?? key.validToken()
           const next = token === undefined ? undefined : yield* this.planFor(token)
           if (next === undefined || next <= clock.currentTimeMillisUnsafe()) {
-            // It brought no newer token (a caching proxy answering the same
-            // JWT): try again on the backoff, never at once.
+            // It brought no newer token the next turn would plan from (a
+            // caching proxy answering the same JWT; a token living no longer
+            // than the buffer while a longer one is cached): try again on the
+            // backoff, never at once.
             this.retryAt = clock.currentTimeMillisUnsafe() + (yield* this.backoff())
           } else {
             this.retryAt = 0

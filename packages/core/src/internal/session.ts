@@ -15,6 +15,8 @@ export class Session {
   id: string | null = null
   /** Bumped on every change. */
   generation = 0
+  /** Bumped whenever a session ends: a sign-out, a switch away from one, a 401. */
+  ends = 0
   /** Why the current id cannot be used, if it cannot. */
   problem: InvalidOptionsError | undefined
   /** The cache key of the current session's plain token, when there is one. */

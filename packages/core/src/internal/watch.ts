@@ -49,6 +49,8 @@ export interface WatchHost {
   readonly isDisposed: () => boolean
   /** The current session id. */
   readonly currentSession: () => string | null
+  /** How many sessions have ended so far (sign-outs, switches, 401s). */
+  readonly sessionEnds: () => number
   readonly peekChecked: (checked: Checked) => Token.Token | InvalidOptionsError | null | undefined
   readonly fetchOrJoin: (
     checked: Checked,
@@ -73,6 +75,8 @@ export class Watch {
   private state: Token.TokenState
   /** The session the state belongs to (`null`: signed out). */
   private stateSession: string | null
+  /** `host.sessionEnds()` when the state was last brought up to date. */
+  private endsSeen: number
   private stopLifecycle: (() => void) | undefined
   private readonly refresher: Refresher
   stopped = false
@@ -84,6 +88,7 @@ export class Watch {
     this.id = id
     this.checked = checked
     this.stateSession = this.sessionId()
+    this.endsSeen = host.sessionEnds()
     this.state = this.initialState()
     this.refresher = new Refresher(
       {
@@ -164,6 +169,9 @@ export class Watch {
   /** Without a refresher nobody updates the state: follow the session and the cache. */
   private mirrorCache(): void {
     const session = this.sessionId()
+    const ends = this.host.sessionEnds()
+    const ended = ends !== this.endsSeen
+    this.endsSeen = ends
     if (session !== this.stateSession) {
       this.stateSession = session
       this.state = this.initialState()
@@ -171,8 +179,13 @@ export class Watch {
     }
     if (session === null) return
     const token = this.cached()
-    if (token !== undefined && token.jwt !== tokenOf(this.state)?.jwt) {
-      this.state = { status: "ready", token }
+    if (token !== undefined) {
+      if (token.jwt !== tokenOf(this.state)?.jwt) this.state = { status: "ready", token }
+    } else if (ended && tokenOf(this.state) !== undefined) {
+      // A session ended since the state was taken and the cache no longer
+      // holds a token for this key: its session may be the one that ended
+      // (a handle naming it), so never keep showing that token.
+      this.state = this.initialState()
     }
   }
 

@@ -70,11 +70,6 @@ export interface History {
 /** Which step kinds and behaviours a run may draw (the env knobs narrow them). */
 export interface Features {
   readonly exclude: ReadonlySet<string>
-  /**
-   * Known bug C (model.test.ts): while it is open, the server never issues
-   * tokens living no longer than the client's buffer.
-   */
-  readonly avoidShortTokens?: boolean | undefined
 }
 
 const optional = <A>(arb: fc.Arbitrary<A>, undefinedWeight = 2): fc.Arbitrary<A | undefined> =>
@@ -88,14 +83,12 @@ const org = optional(fc.constant("o"), 3)
 // Backend-style calls name a session, mostly not the current one (s1 at first).
 const explicit = optional(fc.constantFrom<SessionId>("s1", "s2", "s2", "s3"), 2)
 
-const behaviours = (
-  shortTokens: boolean,
-): ReadonlyArray<readonly [string, fc.Arbitrary<Behaviour>]> => [
+const behaviours: ReadonlyArray<readonly [string, fc.Arbitrary<Behaviour>]> = [
   [
     "ok",
     fc.record({
       kind: fc.constant("ok" as const),
-      lifetime: shortTokens ? fc.constantFrom(60, 60, 30, 5) : fc.constantFrom(60, 60, 30),
+      lifetime: fc.constantFrom(60, 60, 30, 5),
       delay: fc.constantFrom(0, 0, 50, 800, 3000),
     }),
   ],
@@ -149,8 +142,7 @@ const waitMs = fc.oneof(
 )
 
 export const historyArbitrary = (features: Features): fc.Arbitrary<History> => {
-  const short = features.avoidShortTokens !== true
-  const allowed = behaviours(short).filter(([name]) => !features.exclude.has(name))
+  const allowed = behaviours.filter(([name]) => !features.exclude.has(name))
   const behaviour = fc.oneof(
     ...allowed.map(([name, arbitrary]) => ({
       weight: name === "unauthorized" || name === "dead" ? 2 : 1,
@@ -268,7 +260,7 @@ export const historyArbitrary = (features: Features): fc.Arbitrary<History> => {
   const kept = steps.filter((step) => !features.exclude.has(step.kind))
   return fc.record({
     jitter: fc.constantFrom(2000, 2000, 0),
-    buffer: short ? fc.constantFrom(10, 10, 10, 30) : fc.constant(10),
+    buffer: fc.constantFrom(10, 10, 10, 30),
     skewSeconds: fc.constantFrom(0, 0, 300, -300),
     latencyMs: fc.constantFrom(0, 0, 100, 1500),
     session: fc.constantFrom<SessionId | null>("s1", "s1", null),

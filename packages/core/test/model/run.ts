@@ -107,14 +107,9 @@ interface Segment {
   readonly start: number
 }
 
-/** Which session ends a check leaves out, for a known bug: none, those of the current session, all. */
-type Exempt = "none" | "current-ends" | "all"
-
-/** Known bugs the checks leave out until they are fixed (see model.test.ts). */
-export type KnownBug = "B"
-
 interface Refresh {
-  readonly deadline: number
+  readonly handle: Handle
+  deadline: number
   done: boolean
 }
 
@@ -144,7 +139,6 @@ class Model {
   readonly clock: JumpClock
   readonly tok: TokenClient.Service
   readonly lifecycle: TestLifecycle
-  readonly known: ReadonlySet<KnownBug>
 
   constructor(
     history: History,
@@ -152,9 +146,7 @@ class Model {
     clock: JumpClock,
     tok: TokenClient.Service,
     lifecycle: TestLifecycle,
-    known: ReadonlySet<KnownBug>,
   ) {
-    this.known = known
     this.history = history
     this.world = world
     this.clock = clock
@@ -275,16 +267,12 @@ class Model {
   // --- what callers and watchers receive -------------------------------------
 
   /** The session ends since event `seq` (sign-out, switch, 401). */
-  private endedSince(sessionId: string, seq: number, settled: boolean, exempt: Exempt): boolean {
-    if (exempt === "all") return false
+  private endedSince(sessionId: string, seq: number, settled: boolean): boolean {
     const wall = this.clock.wall()
-    if (exempt === "none") {
-      for (const end of this.ends) {
-        if (end.sessionId === sessionId && end.seq > seq) return true
-      }
+    for (const end of this.ends) {
+      if (end.sessionId === sessionId && end.seq > seq) return true
     }
     for (const end of this.world.unauthorized) {
-      if (exempt === "current-ends" && end.wasCurrent) continue
       // A 401 is seen by the client a moment after the server answers it: in
       // the middle of a run, only an earlier virtual instant counts.
       if (end.sessionId === sessionId && end.seq > seq && (settled || end.wall < wall)) return true
@@ -298,7 +286,6 @@ class Model {
     token: Token,
     want: { sessionId: string | null; tpl: string | undefined; org: string | undefined },
     settled: boolean,
-    exempt: Exempt = "none",
   ): void {
     const info = this.world.jwts.get(token.jwt)
     if (info === undefined)
@@ -316,7 +303,7 @@ class Model {
       )
     }
     const start = info.starts.at(-1)!
-    if (this.endedSince(token.sessionId, start, settled, exempt)) {
+    if (this.endedSince(token.sessionId, start, settled)) {
       return this.violate(
         "session",
         `${who} holds a token of ${token.sessionId}, a session that ended after the token's request started`,
@@ -398,20 +385,11 @@ class Model {
     const token = (state as { readonly token?: Token | undefined }).token
     if (token === undefined) return
     const who = `watcher ${JSON.stringify({ sid: handle.sid, tpl: handle.tpl, org: handle.org, buf: handle.bufferMs })} (${state.status})`
-    // Known bug B (see model.test.ts): watchers naming a session are not told
-    // when it ends as the current one, and unsubscribed handles not at all.
-    const exempt: Exempt =
-      !this.known.has("B") || handle.sid === undefined
-        ? "none"
-        : this.activeHandles().has(handle.id)
-          ? "current-ends"
-          : "all"
     this.checkToken(
       who,
       token,
       { sessionId: handle.sid ?? this.current, tpl: handle.tpl, org: handle.org },
       settled,
-      exempt,
     )
   }
 
@@ -451,6 +429,7 @@ class Model {
           const handle = this.handles[step.i % this.handles.length]!
           this.triggerWatch(handle)
           const refresh: Refresh = {
+            handle,
             deadline: this.clock.virtual() + 2 * RETRY_BUDGET,
             done: false,
           }
@@ -516,8 +495,17 @@ class Model {
       caller.deadline = Math.max(caller.deadline, now + RETRY_BUDGET)
       if (id !== null) this.trigger(keyName(id, caller.step.tpl, caller.step.org))
     }
-    for (const handle of this.activeHandles().values()) {
+    const active = this.activeHandles()
+    for (const handle of active.values()) {
       if (handle.sid === undefined) this.triggerWatch(handle)
+    }
+    for (const refresh of this.refreshes) {
+      const handle = refresh.handle
+      if (refresh.done || handle.sid !== undefined || active.has(handle.id)) continue
+      // A refresh() of a handle nobody subscribes to waits like a caller of
+      // the current session: it is answered for the new one, afresh.
+      refresh.deadline = Math.max(refresh.deadline, now + 2 * RETRY_BUDGET)
+      this.triggerWatch(handle)
     }
     return this.tok.setSession(id)
   }
@@ -727,11 +715,7 @@ export interface Outcome {
 }
 
 /** Runs `history` under a fresh `TestClock`. */
-export const runHistory = (
-  history: History,
-  only: ReadonlySet<Invariant>,
-  known: ReadonlySet<KnownBug> = new Set(),
-): Promise<Outcome> =>
+export const runHistory = (history: History, only: ReadonlySet<Invariant>): Promise<Outcome> =>
   Effect.runPromise(
     Effect.gen(function* () {
       const test = yield* TestClock.testClockWith(Effect.succeed)
@@ -762,7 +746,7 @@ export const runHistory = (
       )
       const tok = Context.get(context, TokenClient.TokenClient)
       yield* tok.setSession(history.session)
-      const model = new Model(history, world, clock, tok, lifecycle, known)
+      const model = new Model(history, world, clock, tok, lifecycle)
       return yield* Effect.gen(function* () {
         for (let i = 0; i < history.steps.length; i++) {
           const step = history.steps[i]!
