@@ -4,15 +4,18 @@
  */
 import { StrictMode } from "react"
 import { createRoot } from "react-dom/client"
-import { clerkFrontendApi, createTokenClient, TokProvider } from "@tok/react"
-import { loadConfig } from "@tok/demo-shared"
+import { createTokenClient, TokProvider } from "@tok/react"
+import { demoSource, loadConfig, showDevtools } from "@tok/demo-shared"
 import "@tok/demo-shared/style.css"
 import { App } from "./App.tsx"
 
 const root = document.querySelector<HTMLElement>("#app")!
 try {
   const config = await loadConfig()
-  const client = createTokenClient({ source: clerkFrontendApi({ baseUrl: config.tokenServer }) })
+  // A Clerk development instance: the dev browser is set up as clerk-js would,
+  // and the source is clerkFrontendApi({ publishableKey }) (see @tok/demo-shared).
+  const client = createTokenClient({ source: await demoSource(config) })
+  showDevtools(client)
   createRoot(root).render(
     <StrictMode>
       <TokProvider client={client}>
