@@ -1,5 +1,6 @@
 // The Vue and Svelte adapters load in Node from the tarballs, re-export the
-// core, and the Svelte store follows a real session (TOK_URL).
+// core, the Svelte store is server-safe in Node, and the core gets a real
+// session's token (TOK_URL).
 import assert from "node:assert/strict"
 import * as svelte from "@tok/svelte"
 import * as vue from "@tok/vue"
@@ -22,17 +23,22 @@ const tok = svelte.createTokenClient({
   session: id,
 })
 try {
+  // Node is a server to the Svelte adapter (no `window`): the store shows its
+  // initial state, makes no request, and `whenReady()` answers null at once.
   const store = svelte.tokenStore(tok, { template: "supabase" })
-  const state = await new Promise<TokenState>((resolve) => {
-    const stop = store.subscribe((value) => {
-      if (value.status === "ready" || value.status === "error") {
-        queueMicrotask(() => stop())
-        resolve(value)
-      }
-    })
-  })
-  assert.equal(state.status, "ready")
-  assert.equal(state.token.sessionId, id)
+  const seen: Array<TokenState["status"]> = []
+  const stop = store.subscribe((value) => seen.push(value.status))
+  assert.equal(await store.whenReady(), null)
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  stop()
+  assert.deepEqual(seen, ["loading"])
+  const stats = (await (await fetch(`${url}/__tok/stats?session=${id}`)).json()) as {
+    tokenRequests: number
+  }
+  assert.equal(stats.tokenRequests, 0, "a server render makes no token request")
+  // The core under the adapter gets the session's token for real.
+  const token = await tok.getToken({ template: "supabase" })
+  assert.equal(token?.sessionId, id)
 } finally {
   await tok.dispose()
 }

@@ -92,7 +92,15 @@ export const connectToken = (
     previous?.()
   }
   follow(initialKey)
-  if (browser) afterNextRender(() => rendered.set(true))
+  if (browser) {
+    try {
+      afterNextRender(() => rendered.set(true))
+    } catch {
+      // No application renders in this injector (a bare environment injector):
+      // there is nothing to hydrate, so the live state shows at once.
+      rendered.set(true)
+    }
+  }
   inject(DestroyRef).onDestroy(() => {
     destroyed = true
     unsubscribe?.()
