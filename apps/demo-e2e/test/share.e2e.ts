@@ -103,7 +103,9 @@ const lockAndSignOut = async (session: string, tabs: Page[]) => {
       const tab = held.find((l) => l.clientId === lock?.clientId && l.name?.startsWith("e2e-tab-"))
       return tab === undefined ? undefined : Number(tab.name!.slice("e2e-tab-".length))
     },
-    5_000,
+    // The refresh (and so the lock) starts within the jitter after the sleep
+    // above; on a loaded machine a tab's timer can fire seconds late.
+    15_000,
   )
   const before = await jwtOf(tabs[0]!)
   await tabs[holder]!.close()
