@@ -22,12 +22,15 @@
  * - `<prefix>{<session>}:index` — the session's token keys;
  * - `<prefix>{<session>}:ended` — a session that ended: no token of it is
  *   written for `endedTtl` (a fetch that was in flight when it ended is dropped);
- * - channel `<prefix>events` — wake-ups and session ends (never a JWT).
+ * - `<prefix>gen` — the generation: `invalidate()` without a session bumps it,
+ *   and no value written in an older one is read again;
+ * - channel `<prefix>events` — wake-ups, session ends, invalidations (never a JWT).
  *
  * With `encryptionKey`, values are sealed with AES-256-GCM (Web Crypto),
  * bound to their key: someone who can read Redis cannot replay a token, and
  * a value that does not open, or is not a well-formed token for its key, is
- * ignored.
+ * ignored. Events are sealed with the same key, bound to the channel: an
+ * event that does not open (forged by anyone who can `PUBLISH`) is ignored.
  * @module
  */
 import * as NodeRedis from "@effect/platform-node/NodeRedis"

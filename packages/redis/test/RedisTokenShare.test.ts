@@ -203,8 +203,86 @@ describe("RedisTokenShare", () => {
     )
   })
 
+  it("invalidate without a session: no instance reads the Redis copies again, nor a token fetched before it", async () => {
+    const prefix = nextPrefix()
+    const first = await signedIn("supabase")
+    const second = await signedIn()
+    await run((scope) =>
+      Effect.gen(function* () {
+        const [a, b] = yield* shares(scope, 2, { prefix })
+        const token = (t: { request: TokenRequest; jwt: string }) =>
+          ({ _tag: "token", token: { ...t, expiresInMillis: 30_000 } }) as const
+        yield* a!.publish(token(first))
+        expect((yield* b!.get(first.request))?.jwt).toBe(first.jwt)
+        // b looks for the second key, finds nothing and fetches it, slowly.
+        expect(yield* b!.get(second.request)).toBeUndefined()
+        yield* a!.publish({ _tag: "invalidated", filter: { template: "supabase" } })
+        // b's fetch (started before the invalidate) comes back now.
+        yield* b!.publish(token(second))
+        expect(yield* a!.get(first.request)).toBeUndefined()
+        expect(yield* b!.get(first.request)).toBeUndefined()
+        expect(yield* a!.get(second.request)).toBeUndefined()
+        // Tokens fetched after it are shared as before.
+        yield* a!.publish(token(first))
+        expect((yield* b!.get(first.request))?.jwt).toBe(first.jwt)
+      }),
+    )
+  })
+
   describe("encrypted at rest", () => {
     const key = randomBytes(32).toString("base64")
+
+    it("with an encryption key, an event published by hand ends no session; a sealed one does", async () => {
+      const prefix = nextPrefix()
+      const { request, jwt } = await signedIn()
+      const channel = `${prefix}events`
+      const seen: string[] = []
+      const listener = raw.duplicate()
+      await listener.connect()
+      await listener.subscribe(channel, (message) => void seen.push(message))
+      try {
+        await run((scope) =>
+          Effect.gen(function* () {
+            const [a, b] = yield* shares(scope, 2, { prefix, encryptionKey: key })
+            const [stranger] = yield* shares(scope, 1, {
+              prefix,
+              encryptionKey: randomBytes(32).toString("base64"),
+            })
+            const heard: unknown[] = []
+            yield* b!.subscribe((message) => heard.push(message)).pipe(Scope.provide(scope))
+            yield* a!.publish({ _tag: "token", token: { request, jwt, expiresInMillis: 30_000 } })
+            const end = { o: "i0", t: "end", s: request.sessionId }
+            const inv = { o: "i0", t: "inv", f: {} }
+            // Forged: plain JSON as an unkeyed instance sends it, and an
+            // event sealed under another key.
+            yield* Effect.promise(() => raw.publish(channel, JSON.stringify(end)))
+            yield* Effect.promise(() => raw.publish(channel, JSON.stringify(inv)))
+            yield* stranger!.publish({ _tag: "ended", sessionId: request.sessionId })
+            // A sealed token value replayed as an event: bound to its key, it does not open.
+            const sealed = (yield* Effect.promise(() => raw.keys(`${prefix}*:tok:*`))).map(
+              (tokenKey) => raw.get(tokenKey),
+            )
+            for (const value of yield* Effect.promise(() => Promise.all(sealed))) {
+              yield* Effect.promise(() => raw.publish(channel, value ?? ""))
+            }
+            yield* Effect.sleep("300 millis")
+            expect(heard).toEqual([])
+            // A sealed one, from an instance with the key, is heard.
+            yield* a!.publish({ _tag: "ended", sessionId: request.sessionId })
+            yield* Effect.sleep("300 millis")
+            expect(heard).toEqual([{ _tag: "ended", sessionId: request.sessionId }])
+          }),
+        )
+      } finally {
+        await listener.close()
+      }
+      // What went over the channel names no session and holds no JWT.
+      expect(seen.length).toBeGreaterThan(3)
+      for (const message of seen.filter((m) => !m.startsWith("{"))) {
+        expect(message).not.toContain(request.sessionId)
+        expect(message).not.toContain("eyJ")
+      }
+    })
 
     it("with an encryption key, no raw Redis value holds a JWT, and peers with the key still read the token", async () => {
       const prefix = nextPrefix()

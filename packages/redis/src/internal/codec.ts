@@ -34,26 +34,30 @@ export const keysOf = (prefix: string, request: TokenRequest): Keys => {
   return { token: `${tag}:tok:${rest}`, lock: `${tag}:lock:${rest}`, ended: `${tag}:ended` }
 }
 
-/** The SCAN pattern of every token of a session. */
-export const sessionTokensPattern = (prefix: string, sessionId: string): string =>
-  `${escapeGlob(sessionTag(prefix, sessionId))}:tok:*`
-
-const escapeGlob = (pattern: string): string => pattern.replace(/[\\*?[\]]/g, "\\$&")
+/**
+ * The key of the prefix's generation, a counter `invalidate()` without a
+ * session bumps: a value written in an older generation is never read again
+ * (and expires with its token). One key, so Redis Cluster is fine with it.
+ */
+export const generationKey = (prefix: string): string => `${prefix}gen`
 
 /** The plaintext stored for a token. */
 interface Payload {
   readonly v: 1
   readonly jwt: string
+  /** The prefix's generation it was fetched in: `invalidate()` without a session starts a new one. */
+  readonly g: number
   readonly sessionId: string
   readonly template?: string
   readonly organizationId?: string
 }
 
-/** The plaintext of a token: the JWT with the request it answers. */
-export const encodePayload = (request: TokenRequest, jwt: string): string => {
+/** The plaintext of a token: the JWT with the request it answers and its generation. */
+export const encodePayload = (request: TokenRequest, jwt: string, generation: number): string => {
   const payload: Payload = {
     v: 1,
     jwt,
+    g: generation,
     sessionId: request.sessionId,
     ...(request.template === undefined ? {} : { template: request.template }),
     ...(request.organizationId === undefined ? {} : { organizationId: request.organizationId }),
@@ -63,10 +67,15 @@ export const encodePayload = (request: TokenRequest, jwt: string): string => {
 
 /**
  * The JWT of a value read back from Redis, if the payload names the same
- * request. Whether the JWT itself is well formed (decodes, `sid`, lifetime)
- * is checked by the client, as for any token a share hands over.
+ * request and was written in `generation`. Whether the JWT itself is well
+ * formed (decodes, `sid`, lifetime) is checked by the client, as for any
+ * token a share hands over.
  */
-export const decodePayload = (request: TokenRequest, plaintext: string): string | undefined => {
+export const decodePayload = (
+  request: TokenRequest,
+  plaintext: string,
+  generation: number,
+): string | undefined => {
   let payload: unknown
   try {
     payload = JSON.parse(plaintext)
@@ -74,8 +83,9 @@ export const decodePayload = (request: TokenRequest, plaintext: string): string 
     return undefined
   }
   if (typeof payload !== "object" || payload === null) return undefined
-  const { v, jwt, sessionId, template, organizationId } = payload as Record<string, unknown>
+  const { v, jwt, g, sessionId, template, organizationId } = payload as Record<string, unknown>
   return v === 1 &&
+    g === generation &&
     sessionId === request.sessionId &&
     template === request.template &&
     organizationId === request.organizationId &&

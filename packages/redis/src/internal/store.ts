@@ -17,7 +17,7 @@ import * as Redis from "effect/persistence/Redis"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import type { TokenRequest } from "@tok/core"
-import { decodePayload, encodePayload, keysOf, type Keys } from "./codec.ts"
+import { decodePayload, encodePayload, generationKey, keysOf, type Keys } from "./codec.ts"
 import type { Sealer } from "./crypto.ts"
 
 /** What the store is configured with (checked by the public module). */
@@ -163,6 +163,11 @@ export const make = Effect.fnUntraced(function* (config: StoreConfig) {
     openDuration: "1 second",
   }).pipe(Effect.provide(CircuitBreaker.layerStoreMemory()))
   const channel = `${config.prefix}events`
+  // Events are sealed with the values' key, bound to the channel. The
+  // additional data never contains "{", every token key does: a sealed
+  // token value published as an event does not open, nor the reverse.
+  const eventAad = `event:${channel}`
+  const genKey = generationKey(config.prefix)
   const timeout = Duration.millis(config.redisTimeout)
 
   /** One Redis operation: bounded, behind the breaker, `undefined` on any failure. */
@@ -178,17 +183,50 @@ export const make = Effect.fnUntraced(function* (config: StoreConfig) {
       ? Effect.succeed(value)
       : Effect.promise(() => config.sealer!.open(value, key))
 
+  // The prefix's generation as this instance last saw it (Redis' answer to
+  // a read, a peer's invalidate event); `invalidate()` without a session
+  // bumps it in Redis, and a value of an older generation is never read.
+  let generation = 0
+  const learn = (seen: number) => {
+    if (seen > generation) generation = seen
+  }
+  // The generation each key was read in: the token a fetch after that read
+  // brings back is written in it, so a fetch that started before an
+  // invalidate is never read after it. Bounded: reads with no write after
+  // them (a peer's token found, a failed fetch) are forgotten in bulk.
+  const readIn = new Map<string, number>()
+  // Invalidations in flight here: a read waits for them, so this instance
+  // never reads back what it is deleting.
+  const invalidating = new Set<Deferred.Deferred<void>>()
+
   const read = (request: TokenRequest): Effect.Effect<Stored | undefined> =>
     Effect.gen(function* () {
       const keys = keysOf(config.prefix, request)
-      const reply = yield* guarded(redis.eval(readScript)(keys.token))
+      if (invalidating.size > 0) {
+        yield* Effect.all([...invalidating].map(Deferred.await)).pipe(Effect.timeoutOption(timeout))
+      }
+      // Two single-key commands, sent together (one round trip): a Cluster
+      // keeps the generation and the token in different slots.
+      const [reply, seen] = yield* Effect.all(
+        [
+          guarded(redis.eval(readScript)(keys.token)),
+          guarded(redis.send<string | null>("GET", genKey)),
+        ],
+        { concurrency: 2 },
+      )
+      if (seen !== undefined) learn(Number(seen ?? 0) || 0)
+      const current = seen === undefined ? generation : Number(seen ?? 0) || 0
+      if (readIn.size >= 10_000) readIn.clear()
+      readIn.set(keys.token, current)
       if (!Array.isArray(reply)) return undefined
       const [value, pttl] = reply
       if (typeof value !== "string" || typeof pttl !== "number" || pttl <= 0) return undefined
       const plaintext = yield* open(value, keys.token)
       if (plaintext === undefined) return undefined
-      const jwt = decodePayload(request, plaintext)
-      return jwt === undefined ? undefined : { jwt, remainingMillis: pttl }
+      const jwt = decodePayload(request, plaintext, current)
+      if (jwt === undefined) return undefined
+      readIn.delete(keys.token)
+      return { jwt, remainingMillis: pttl }
     })
 
   // Writes in flight by token key: a lock is let go only once its holder's
@@ -206,13 +244,15 @@ export const make = Effect.fnUntraced(function* (config: StoreConfig) {
       const keys = keysOf(config.prefix, request)
       const done = yield* Deferred.make<void>()
       writing.set(keys.token, done)
+      const stamp = readIn.get(keys.token) ?? generation
+      readIn.delete(keys.token)
       yield* Effect.gen(function* () {
-        const plaintext = encodePayload(request, jwt)
+        const plaintext = encodePayload(request, jwt, stamp)
         const value =
           config.sealer === undefined
             ? plaintext
             : yield* Effect.promise(() => config.sealer!.seal(plaintext, keys.token))
-        const message = JSON.stringify({ o: config.instanceId, t: "token", k: keys.token })
+        const message = yield* eventText({ t: "token", k: keys.token })
         yield* guarded(redis.eval(writeScript)(keys, indexOf(keys), value, ttl, channel, message))
       }).pipe(
         Effect.ensuring(
@@ -312,8 +352,25 @@ export const make = Effect.fnUntraced(function* (config: StoreConfig) {
     })
   }
 
+  /** An event as it goes on the channel: JSON, sealed when a key is configured. */
+  function eventText(event: Record<string, unknown>): Effect.Effect<string> {
+    const text = JSON.stringify({ o: config.instanceId, ...event })
+    return config.sealer === undefined
+      ? Effect.succeed(text)
+      : Effect.promise(() => config.sealer!.seal(text, eventAad))
+  }
+
+  /** An event off the channel; `undefined` when it does not open (with a key) or does not parse. */
+  const eventOf = (text: string): Effect.Effect<Record<string, unknown> | undefined> =>
+    config.sealer === undefined
+      ? Effect.sync(() => parseEvent(text))
+      : Effect.map(
+          Effect.promise(() => config.sealer!.open(text, eventAad)),
+          (plaintext) => (plaintext === undefined ? undefined : parseEvent(plaintext)),
+        )
+
   const publish = (event: Record<string, unknown>) =>
-    guarded(redis.send("PUBLISH", channel, JSON.stringify({ o: config.instanceId, ...event })))
+    Effect.flatMap(eventText(event), (text) => guarded(redis.send("PUBLISH", channel, text)))
 
   const endSession = (sessionId: string): Effect.Effect<void> =>
     Effect.gen(function* () {
@@ -323,27 +380,45 @@ export const make = Effect.fnUntraced(function* (config: StoreConfig) {
     })
 
   const invalidate: Store["invalidate"] = (filter) =>
-    Effect.gen(function* () {
-      if (filter.sessionId !== undefined) {
-        const keys = keysOf(config.prefix, { sessionId: filter.sessionId })
-        const members = yield* guarded(redis.send<Array<string>>("SMEMBERS", indexOf(keys)))
-        const matching = (Array.isArray(members) ? members : []).filter((key) =>
-          matches(config.prefix, key, filter),
-        )
-        if (matching.length > 0) yield* guarded(redis.eval(dropScript)(indexOf(keys), matching))
-      }
-      // Without a session, peers drop their local copies; the Redis copies
-      // stay until they expire (a fleet-wide SCAN per call would cost more
-      // than the tokens it saves), and this instance no longer reads them
-      // before their tokens would have been refetched anyway.
-      yield* publish({ t: "inv", f: filter })
+    Effect.suspend(() => {
+      // Registered before the first Redis call, as the client forks this:
+      // a read that starts now waits for it.
+      const done = Deferred.makeUnsafe<void>()
+      invalidating.add(done)
+      return Effect.gen(function* () {
+        if (filter.sessionId !== undefined) {
+          const keys = keysOf(config.prefix, { sessionId: filter.sessionId })
+          const members = yield* guarded(redis.send<Array<string>>("SMEMBERS", indexOf(keys)))
+          const matching = (Array.isArray(members) ? members : []).filter((key) =>
+            matches(config.prefix, key, filter),
+          )
+          if (matching.length > 0) yield* guarded(redis.eval(dropScript)(indexOf(keys), matching))
+          yield* publish({ t: "inv", f: filter })
+          return
+        }
+        // Without a session the tokens are spread over every session's slot
+        // (in a Cluster, every node): rather than SCAN them, start a new
+        // generation. Values of the old one are never read again and expire
+        // with their tokens. It drops every Redis copy under the prefix, not
+        // only those the filter names: those are refetched once, on a miss.
+        const next = yield* guarded(redis.send<number>("INCR", genKey))
+        if (typeof next === "number") learn(next)
+        yield* publish({ t: "inv", f: filter, g: generation })
+        return
+      }).pipe(
+        Effect.ensuring(
+          Effect.sync(() => {
+            invalidating.delete(done)
+            Deferred.doneUnsafe(done, Effect.void)
+          }),
+        ),
+      )
     })
 
-  const onMessage = (listener: (event: PeerEvent) => void, text: string) => {
-    const event = parseEvent(text)
-    if (!event) return
+  const onMessage = (listener: (event: PeerEvent) => void, event: Record<string, unknown>) => {
     if (event["t"] === "token" && typeof event["k"] === "string") return wake(event["k"])
     if (event["o"] === config.instanceId) return
+    if (typeof event["g"] === "number") learn(event["g"])
     if (event["t"] === "end" && typeof event["s"] === "string") {
       listener({ _tag: "SessionEnded", sessionId: event["s"] })
     } else if (event["t"] === "inv" && typeof event["f"] === "object" && event["f"] !== null) {
@@ -366,8 +441,10 @@ export const make = Effect.fnUntraced(function* (config: StoreConfig) {
       const subscription = Effect.gen(function* () {
         const queue = yield* redis.subscribe(channel)
         yield* Deferred.succeed(subscribed, undefined)
+        // One at a time, in the order Redis delivered them.
         yield* Queue.take(queue).pipe(
-          Effect.map((message) => onMessage(listener, message.message)),
+          Effect.flatMap((message) => eventOf(message.message)),
+          Effect.map((event) => (event === undefined ? undefined : onMessage(listener, event))),
           Effect.forever,
         )
       }).pipe(Effect.scoped)
