@@ -150,7 +150,7 @@ describe("faults", () => {
     }
   })
 
-  it("a 401 on one instance: no instance serves that session's token afterwards", async () => {
+  it("a 401 on one instance: no instance serves that session's token or asks for it afterwards", async () => {
     const fleet = await fleetOf(4)
     try {
       const sessionId = signIn()
@@ -161,6 +161,7 @@ describe("faults", () => {
       const ended = await fleet[0]!.ask<Got>({ op: "get", sessionId, skipCache: true })
       expect(ended.error).toBe("NotSignedInError")
       await new Promise((resolve) => setTimeout(resolve, 300))
+      const before = dev.server.stats().tokenRequests
       const after = await Promise.all(fleet.map((instance) => get(instance, sessionId)))
       expect(after.map((result) => result.error)).toEqual([
         "NotSignedInError",
@@ -168,6 +169,13 @@ describe("faults", () => {
         "NotSignedInError",
         "NotSignedInError",
       ])
+      // Asked again, one after the other: still no request (each instance
+      // finds the session's end in Redis, not only in the event).
+      for (const instance of fleet) {
+        expect((await get(instance, sessionId)).error).toBe("NotSignedInError")
+      }
+      // Once the 401 was told, no instance asked the auth server for that session.
+      expect(dev.server.stats().tokenRequests).toBe(before)
     } finally {
       await stopFleet(fleet)
     }

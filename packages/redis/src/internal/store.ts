@@ -80,17 +80,20 @@ export interface Store {
   readonly invalidate: (
     filter: Extract<PeerEvent, { _tag: "Invalidated" }>["filter"],
   ) => Effect.Effect<void>
-  /** Calls `listener` with every event another instance publishes, for the life of the scope. */
+  /**
+   * Calls `listener` with every event another instance publishes, and with
+   * a session end a read found in Redis, for the life of the scope.
+   */
   readonly listen: (listener: (event: PeerEvent) => void) => Effect.Effect<void, never, Scope.Scope>
   /** How many instances listen on the channel now (1 when unknown). */
   readonly peers: Effect.Effect<number>
 }
 
-/** Reads a token and what Redis has left of its life, in one round trip. */
-const readScript = Redis.script((key: string) => [key], {
-  numberOfKeys: 1,
-  lua: `return { redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1]) }`,
-}).withReturnType<[string | null, number]>()
+/** Reads a token, what Redis has left of its life and its session's end mark, in one round trip. */
+const readScript = Redis.script((keys: Keys) => [keys.token, keys.ended], {
+  numberOfKeys: 2,
+  lua: `return { redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1]), redis.call('GET', KEYS[2]) }`,
+}).withReturnType<[string | null, number, string | null]>()
 
 /**
  * Writes a token unless its session ended, indexes it under its session,
@@ -132,15 +135,21 @@ const renewScript = Redis.script((lock: string, owner: string, ttl: number) => [
 }).withReturnType<number>()
 
 /** Marks a session ended and deletes every token it indexed. */
-const endScript = Redis.script((ended: string, index: string, ttl: number) => [ended, index, ttl], {
-  numberOfKeys: 2,
-  lua: `
-redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+const endScript = Redis.script(
+  (ended: string, index: string, ttl: number, mark: string) => [ended, index, ttl, mark],
+  {
+    numberOfKeys: 2,
+    lua: `
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[1])
 local keys = redis.call('SMEMBERS', KEYS[2])
 for _, key in ipairs(keys) do redis.call('DEL', key) end
 redis.call('DEL', KEYS[2])
 return #keys`,
-}).withReturnType<number>()
+  },
+).withReturnType<number>()
+
+/** The plaintext of a session's end mark (sealed when a key is configured). */
+const ENDED = "ended"
 
 /** Deletes the listed tokens of one session and drops them from its index. */
 const dropScript = Redis.script((index: string, keys: ReadonlyArray<string>) => [index, ...keys], {
@@ -198,6 +207,8 @@ export const make = Effect.fnUntraced(function* (config: StoreConfig) {
   // Invalidations in flight here: a read waits for them, so this instance
   // never reads back what it is deleting.
   const invalidating = new Set<Deferred.Deferred<void>>()
+  // The client's listeners, also told when a read finds its session ended.
+  const listeners = new Set<(event: PeerEvent) => void>()
 
   const read = (request: TokenRequest): Effect.Effect<Stored | undefined> =>
     Effect.gen(function* () {
@@ -208,10 +219,7 @@ export const make = Effect.fnUntraced(function* (config: StoreConfig) {
       // Two single-key commands, sent together (one round trip): a Cluster
       // keeps the generation and the token in different slots.
       const [reply, seen] = yield* Effect.all(
-        [
-          guarded(redis.eval(readScript)(keys.token)),
-          guarded(redis.send<string | null>("GET", genKey)),
-        ],
+        [guarded(redis.eval(readScript)(keys)), guarded(redis.send<string | null>("GET", genKey))],
         { concurrency: 2 },
       )
       if (seen !== undefined) learn(Number(seen ?? 0) || 0)
@@ -219,7 +227,15 @@ export const make = Effect.fnUntraced(function* (config: StoreConfig) {
       if (readIn.size >= 10_000) readIn.clear()
       readIn.set(keys.token, current)
       if (!Array.isArray(reply)) return undefined
-      const [value, pttl] = reply
+      const [value, pttl, mark] = reply
+      if (typeof mark === "string" && (yield* open(mark, keys.ended)) === ENDED) {
+        // The session ended on some instance (its event may never have
+        // reached this one): tell the client, which answers this call
+        // NotSignedInError and makes no request.
+        for (const listener of listeners)
+          listener({ _tag: "SessionEnded", sessionId: request.sessionId })
+        return undefined
+      }
       if (typeof value !== "string" || typeof pttl !== "number" || pttl <= 0) return undefined
       const plaintext = yield* open(value, keys.token)
       if (plaintext === undefined) return undefined
@@ -375,7 +391,11 @@ export const make = Effect.fnUntraced(function* (config: StoreConfig) {
   const endSession = (sessionId: string): Effect.Effect<void> =>
     Effect.gen(function* () {
       const keys = keysOf(config.prefix, { sessionId })
-      yield* guarded(redis.eval(endScript)(keys.ended, indexOf(keys), config.endedTtl))
+      const mark =
+        config.sealer === undefined
+          ? ENDED
+          : yield* Effect.promise(() => config.sealer!.seal(ENDED, keys.ended))
+      yield* guarded(redis.eval(endScript)(keys.ended, indexOf(keys), config.endedTtl, mark))
       yield* publish({ t: "end", s: sessionId })
     })
 
@@ -437,6 +457,8 @@ export const make = Effect.fnUntraced(function* (config: StoreConfig) {
 
   const listen = (listener: (event: PeerEvent) => void) =>
     Effect.gen(function* () {
+      listeners.add(listener)
+      yield* Effect.addFinalizer(() => Effect.sync(() => listeners.delete(listener)))
       const subscribed = yield* Deferred.make<void>()
       const subscription = Effect.gen(function* () {
         const queue = yield* redis.subscribe(channel)
