@@ -83,6 +83,7 @@ const capped =
     ? RequestCap.layer(source, {
         requestsPerSecond: config.requestsPerSecond,
         headroom: config.headroom,
+        redisTimeout: config.redisTimeout,
       }).pipe(Layer.provide(redis))
     : source
 
@@ -119,7 +120,14 @@ const getToken = (options: TokenClient.GetTokenOptions) =>
         source: token.source,
         jwt: fingerprint(token.jwt),
       })),
-      Effect.catch((error) => Effect.succeed({ ok: false as const, error: error._tag })),
+      Effect.catch((error) =>
+        Effect.succeed({
+          ok: false as const,
+          // The tag, and for an unavailable token why (a timeout, the network, the server).
+          error:
+            error._tag === "TokenUnavailableError" ? `${error._tag}:${error.reason}` : error._tag,
+        }),
+      ),
     ),
   )
 
