@@ -43,6 +43,8 @@ const usage = `Usage: ./tools/run demo [options]
                         (default; the pages get a dev-browser token, as clerk-js does)
                         or production
   --no-build            serve the apps as last built
+  --fleet               demo-api as two instances sharing one Redis (@tok/redis), behind
+                        one address; needs redis-server on PATH (see tools/demo-fleet.mjs)
   --verbose             log every request of the token server and demo-api
   -h, --help            show this help
 `
@@ -57,6 +59,7 @@ try {
       "token-lifetime": { type: "string" },
       instance: { type: "string", default: "development" },
       "no-build": { type: "boolean", default: false },
+      fleet: { type: "boolean", default: false },
       verbose: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -431,19 +434,21 @@ try {
     ],
     join(root, "packages", "dev-server"),
   )
-  const api = await startServer(
-    "demo-api",
-    [
-      join(root, "apps", "demo-api", "src", "main.ts"),
-      "--token-server",
-      tokenServer,
-      "--allowed-origin",
-      origin,
-      ...(flags["token-lifetime"] ? ["--session-token-lifetime", flags["token-lifetime"]] : []),
-      ...(flags.verbose ? ["--verbose"] : []),
-    ],
-    join(root, "apps", "demo-api"),
-  )
+  const apiArgs = [
+    join(root, "apps", "demo-api", "src", "main.ts"),
+    "--token-server",
+    tokenServer,
+    "--allowed-origin",
+    origin,
+    ...(flags["token-lifetime"] ? ["--session-token-lifetime", flags["token-lifetime"]] : []),
+    ...(flags.verbose ? ["--verbose"] : []),
+  ]
+  const apiDir = join(root, "apps", "demo-api")
+  const api = flags.fleet
+    ? await (
+        await import("./demo-fleet.mjs")
+      ).startFleet({ start, startServer, apiArgs, cwd: apiDir, say })
+    : await startServer("demo-api", apiArgs, apiDir)
   // The key a Clerk app would have for this instance; the pages build their source on it.
   const { publishableKey } = await fetch(`${tokenServer}/__tok/config`, {
     signal: AbortSignal.timeout(10_000),

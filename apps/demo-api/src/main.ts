@@ -2,7 +2,7 @@
 /**
  * The demo-api command: `node --conditions=@tok/source src/main.ts --token-server URL
  * --allowed-origin ORIGIN [--port N] [--host H] [--secret-key K] [--session-token-lifetime S]
- * [--verbose]`.
+ * [--redis-url URL] [--instance NAME] [--verbose]`.
  * Prints one line, "tok demo-api listening on http://HOST:PORT", and stops
  * cleanly on SIGINT/SIGTERM. Bad flags: a message and exit code 2.
  * `GET /metrics` serves tok's metrics as Prometheus text; with
@@ -22,6 +22,8 @@ const usage = `Usage: tok-demo-api --token-server <url> --allowed-origin <origin
   --session-token-lifetime <s>
                             the token server's session token lifetime; longer-lived tokens
                             are refused (default 60)
+  --redis-url <url>         share tokens with other demo-apis through this Redis (@tok/redis)
+  --instance <name>         this instance's name, in every answer (default demo-api)
   --verbose                 log one line per request to stderr (never a token)
   -h, --help                show this help
 `
@@ -42,6 +44,8 @@ const readFlags = () => {
         host: { type: "string" },
         "secret-key": { type: "string" },
         "session-token-lifetime": { type: "string" },
+        "redis-url": { type: "string" },
+        instance: { type: "string" },
         verbose: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -58,6 +62,12 @@ if (values.help) {
 }
 const tokenServer = values["token-server"] ?? fail("--token-server is required")
 const origins = values["allowed-origin"] ?? fail("--allowed-origin is required")
+const redisUrl = values["redis-url"]
+if (
+  redisUrl !== undefined &&
+  (!URL.canParse(redisUrl) || !/^rediss?:$/.test(new URL(redisUrl).protocol))
+)
+  fail("--redis-url must be a redis:// or rediss:// URL")
 for (const url of [tokenServer, ...origins]) {
   if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol))
     fail(`not an http(s) URL: ${url}`)
@@ -79,6 +89,8 @@ const api = await startDemoApi({
   secretKey: values["secret-key"] ?? process.env.TOK_SECRET_KEY ?? DEV_SECRET_KEY,
   // tok's spans go to an OTLP/HTTP collector when one is configured the standard way.
   otlpEndpoint: process.env.OTEL_EXPORTER_OTLP_ENDPOINT || undefined,
+  redisUrl,
+  instance: values.instance,
   ...(values.verbose ? { log: (line: string) => process.stderr.write(`${line}\n`) } : {}),
 }).catch((error: unknown) => {
   process.stderr.write(

@@ -14,6 +14,12 @@
  * 503 `busy` with `Retry-After` before any call, so a burst of requests never opens
  * a socket each until descriptors and memory run out.
  *
+ * With `redisUrl`, several demo-apis share tok's tokens through one Redis
+ * (`@tok/redis`): each answer names the instance that served it
+ * (`instance`, and the `X-Tok-Instance` header) and where the template token
+ * came from (`tokenSource`: `"cache"` — this instance's own cache, `"redis"` —
+ * a token another instance fetched, `"fetch"` — a request to the token server).
+ *
  * Every failure is a JSON answer (`{ "error": { "code", "message" } }`), never a
  * crash; nothing logged or answered ever holds a JWT or the secret key.
  * @module
@@ -31,8 +37,9 @@ import * as FetchHttpClient from "effect/http/FetchHttpClient"
 import * as OtlpSerialization from "effect/observability/OtlpSerialization"
 import * as OtlpTracer from "effect/observability/OtlpTracer"
 import * as PrometheusMetrics from "effect/observability/PrometheusMetrics"
-import { TokenClient, TokenMetrics, TokenSource } from "@tok/core"
+import { TokenClient, TokenMetrics, TokenSource, type Token } from "@tok/core"
 import { DEFAULT_SECRET_KEY, redact } from "@tok/dev-server"
+import { RedisTokenShare } from "@tok/redis"
 import { ApiError, errorBody, fromTokenError } from "./ApiError.ts"
 import * as Verifier from "./Verifier.ts"
 
@@ -74,7 +81,21 @@ export interface DemoApiOptions {
    * spans are exported to `{endpoint}/v1/traces` as JSON. Default: no export.
    */
   readonly otlpEndpoint?: string | undefined
+  /**
+   * A Redis URL: tok shares tokens, fetch locks and session ends with the
+   * other demo-apis on it (`@tok/redis`). Default: none (this process alone).
+   */
+  readonly redisUrl?: string | undefined
+  /** This instance's name, in every answer (`instance`); default `"demo-api"`. */
+  readonly instance?: string | undefined
 }
+
+/** Where an answer's template token came from (the `tokenSource` field). */
+export type TokenSourceLabel = "cache" | "redis" | "fetch"
+
+/** `Token.source` as the demo shows it: a peer's token came through Redis. */
+export const tokenSourceLabel = (source: Token["source"]): TokenSourceLabel =>
+  source === "cache" ? "cache" : source === "peer" ? "redis" : "fetch"
 
 /** A running demo-api. */
 export interface DemoApi {
@@ -143,6 +164,7 @@ export const startDemoApi = async (options: DemoApiOptions): Promise<DemoApi> =>
   const allowedOrigins = new Set(options.allowedOrigins.map((origin) => new URL(origin).origin))
   const log = options.log
   const secretKey = options.secretKey ?? DEV_SECRET_KEY
+  const instance = options.instance ?? "demo-api"
 
   // What tok is seen through: its metrics in this server's own registry (served
   // at /metrics), its spans exported over OTLP when a collector is configured.
@@ -159,6 +181,11 @@ export const startDemoApi = async (options: DemoApiOptions): Promise<DemoApi> =>
     TokenMetrics.layerAll,
     traces,
   )
+  // A fleet: tokens, fetch locks and session ends shared through Redis.
+  const share =
+    options.redisUrl === undefined
+      ? Layer.empty
+      : RedisTokenShare.layerNode({ redis: { url: options.redisUrl }, instanceId: instance })
   // tok on a server: one client for every session, each call naming its session.
   const layer = Layer.mergeAll(
     TokenClient.layer().pipe(
@@ -168,6 +195,7 @@ export const startDemoApi = async (options: DemoApiOptions): Promise<DemoApi> =>
           secretKey,
         }),
       ),
+      Layer.provide(share),
     ),
     Verifier.layer({
       issuer: tokenServer,
@@ -178,6 +206,8 @@ export const startDemoApi = async (options: DemoApiOptions): Promise<DemoApi> =>
     }),
   ).pipe(Layer.provideMerge(observability))
   const runtime = ManagedRuntime.make(layer)
+  // With Redis, connect before listening: a Redis that is not there fails the start.
+  if (options.redisUrl !== undefined) await runtime.runPromise(Effect.void)
   let selfUrl = ""
 
   // Outgoing calls are bounded: `slots` run at once, `admitted` may run or wait.
@@ -253,6 +283,8 @@ export const startDemoApi = async (options: DemoApiOptions): Promise<DemoApi> =>
         })
       }
       return reply(200, {
+        instance,
+        tokenSource: tokenSourceLabel(token.source),
         user: claims.sub,
         session: claims.sid,
         authorizedParty: claims.azp,
@@ -398,6 +430,8 @@ export const startDemoApi = async (options: DemoApiOptions): Promise<DemoApi> =>
       ...corsHeaders(req.headers.origin),
       ...(body === "" || text ? {} : { "Content-Type": "application/json; charset=utf-8" }),
       "Cache-Control": "no-store",
+      "X-Tok-Instance": instance,
+      "Access-Control-Expose-Headers": "X-Tok-Instance",
       ...answer.headers,
     })
     res.end(req.method === "HEAD" ? undefined : body)
