@@ -27,6 +27,7 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
 import { checkFilter, Defect, type Engine } from "./internal/engine.ts"
 import { makeEngine } from "./internal/makeEngine.ts"
 import { type Checked, checkCall, checkConfig, type Config } from "./internal/options.ts"
@@ -142,20 +143,17 @@ export const createTokenClient = (config: TokClientConfig): TokClient => {
     throw new InvalidOptionsError({ detail: "session must be a session id string or null" })
   }
   const scope = Scope.makeUnsafe()
-  const deps = Layer.mergeAll(
-    config.source,
-    TokenCache.layer({ maxEntries: resolved.maxEntries }),
-    config.lifecycle ?? Lifecycle.layer,
-  )
-  const observed =
-    config.observability === undefined ? deps : Layer.provideMerge(deps, config.observability)
   // The engine without the `TokenClient` service: its streams (`session.changes`,
   // `changes()`) are for the Effect API, and would bring `Stream` into every app.
   // No clock is chosen here, so the client runs on tok's unref'd clock (see makeEngine).
   const engine: Engine = Effect.runSync(
-    Effect.flatMap(Layer.buildWithScope(observed, scope), (context) =>
-      makeEngine(resolvedConfig(config)).pipe(Effect.provideContext(context), Scope.provide(scope)),
-    ),
+    Effect.gen(function* () {
+      const context = yield* buildDeps(config, resolved.maxEntries, scope)
+      return yield* makeEngine(resolvedConfig(config)).pipe(
+        Effect.provideContext(context),
+        Scope.provide(scope),
+      )
+    }),
   )
   engine.setSession(initialSession)
 
@@ -267,6 +265,45 @@ export const createTokenClient = (config: TokClientConfig): TokClient => {
   engines.set(client, engine)
   return client
 }
+
+/**
+ * The engine's services, built into `scope`: the source, the cache and the
+ * lifecycle, each given the observability layer's services (what
+ * `Layer.provideMerge(Layer.mergeAll(source, cache, lifecycle), observability)`
+ * builds, one memo map for all). One after the other, not by
+ * `Layer.mergeAll`, whose concurrent build brings Effect's concurrent
+ * `forEach` into every app; the build runs synchronously either way.
+ */
+const buildDeps = (
+  config: TokClientConfig,
+  maxEntries: number,
+  scope: Scope.Closeable,
+): Effect.Effect<
+  Context.Context<TokenSource.TokenSource | TokenCache.TokenCache | Lifecycle.Lifecycle>
+> =>
+  Effect.gen(function* () {
+    const memoMap = Layer.makeMemoMapUnsafe()
+    const observed =
+      config.observability === undefined
+        ? undefined
+        : yield* Layer.buildWithMemoMap(config.observability, memoMap, scope)
+    let context: Context.Context<never> = observed ?? Context.empty()
+    const layers: ReadonlyArray<Layer.Layer<never>> = [
+      config.source,
+      TokenCache.layer({ maxEntries }),
+      config.lifecycle ?? Lifecycle.layer,
+    ]
+    for (const layer of layers) {
+      const built = Layer.buildWithMemoMap(layer, memoMap, scope)
+      context = Context.merge(
+        context,
+        yield* observed === undefined ? built : Effect.provideContext(built, observed),
+      ) as Context.Context<never>
+    }
+    return context as Context.Context<
+      TokenSource.TokenSource | TokenCache.TokenCache | Lifecycle.Lifecycle
+    >
+  })
 
 /** The `TokenClient.layer` options of a Promise-face config, without its own keys. */
 const resolvedConfig = (config: TokClientConfig): Config => ({

@@ -10,7 +10,6 @@ import type * as Scope from "effect/Scope"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import * as FiberSet from "effect/FiberSet"
 import * as Lifecycle from "../Lifecycle.ts"
 import * as TokenCache from "../TokenCache.ts"
 import { InvalidOptionsError } from "../TokenError.ts"
@@ -42,11 +41,9 @@ export const makeEngine = (
     const chosen = Context.getOrUndefined(ambient, Clock.Clock)
     const clock = chosen ?? unrefClock
     const context = chosen === undefined ? Context.add(ambient, Clock.Clock, unrefClock) : ambient
-    const fibers = yield* FiberSet.make<unknown, unknown>()
     const source = yield* TokenSource
     const share = yield* chooseShare(resolved, source)
     const engine = new Engine({
-      fibers,
       config: resolved,
       share,
       followSessionSwitch: resolved.share.followSessionSwitch,
@@ -57,10 +54,15 @@ export const makeEngine = (
       context,
       telemetry,
     })
-    yield* Effect.addFinalizer(() => engine.dispose())
+    yield* Effect.addFinalizer(() => engine.close())
     if (engine.sharing.active) {
       // A share that cannot listen leaves the client on its own (DESIGN §7.2).
-      yield* Effect.ignore(share.subscribe((message) => engine.sharing.receive(message)))
+      // (`Effect.catch`, not `Effect.ignore`: `ignore` reaches Effect's logger
+      // for its `log` option, 0.2 KB gz, even when that option is not used.)
+      yield* Effect.catch(
+        share.subscribe((message) => engine.sharing.receive(message)),
+        () => Effect.void,
+      )
     }
     return engine
   })
