@@ -469,20 +469,14 @@ try {
   say("Break the token server from the page's buttons, or paste one of these:")
   const faults = `${tokenServer}/__tok/faults`
   const json = "-H 'content-type: application/json'"
-  say(`  curl -X POST ${faults} ${json} -d '{"failFor":{"ms":8000,"status":503}}'   # 503 for 8 s`)
+  say(`  curl -X POST ${faults} ${json} -d '{"failFor":{"ms":8000,"status":503}}'  # 503 for 8 s`)
+  say(`  curl -X POST ${faults} ${json} -d '{"latencyMs":1500}'  # slow answers`)
   say(
-    `  curl -X POST ${faults} ${json} -d '{"latencyMs":1500}'                       # slow answers`,
+    `  curl -X POST ${faults} ${json} -d '{"failFor":{"ms":6000,"status":429,"retryAfterSeconds":3}}'  # rate-limited`,
   )
-  say(
-    `  curl -X POST ${faults} ${json} -d '{"failFor":{"ms":6000,"status":429,"retryAfterSeconds":3}}'   # rate-limited`,
-  )
-  say(
-    `  curl -X POST ${faults} ${json} -d '{"drop":3}'                               # dropped connections`,
-  )
-  say(
-    `  curl -X POST ${faults} ${json} -d '{"clockSkewSeconds":3600}'                # server clock +1 h`,
-  )
-  say(`  curl -X DELETE ${faults}                                                      # all clear`)
+  say(`  curl -X POST ${faults} ${json} -d '{"drop":3}'  # dropped connections`)
+  say(`  curl -X POST ${faults} ${json} -d '{"clockSkewSeconds":3600}'  # server clock +1 h`)
+  say(`  curl -X DELETE ${faults}  # all clear`)
   say()
   say("Ctrl-C stops everything.")
 } catch (error) {

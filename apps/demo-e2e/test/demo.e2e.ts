@@ -265,7 +265,10 @@ describe.each(apps)("the $name demo", (app) => {
     )
     expect(detail).toMatch(/next try|still serving the cached token, \d+ s left|trying again/)
     expect(await page.getByTestId("status").getAttribute("data-tone", probe)).toBe("warn")
-    await page.screenshot({ path: join(artifacts, `demo-${app.slug}-retrying.png`) })
+    await page.screenshot({
+      path: join(artifacts, `demo-${app.slug}-retrying.png`),
+      fullPage: true,
+    })
     const recovered = await waitForNewJwt(page, before, 25_000)
     expect(Date.now() - faultAt).toBeGreaterThan(7_000)
     expect((await verify(recovered)).sid).toBe(sessionId)
@@ -273,6 +276,9 @@ describe.each(apps)("the $name demo", (app) => {
     expect(await labelOf(page)).toBe("Ready")
     expect(await page.getByTestId("refresh-note").count()).toBe(0)
     expect((await demo.stats()).faults.failed).toBeGreaterThanOrEqual(2)
+    await page
+      .locator("tok-devtools")
+      .screenshot({ path: join(artifacts, `demo-${app.slug}-timeline.png`) })
     // The failures are on the timeline.
     expect(
       await page
@@ -328,6 +334,8 @@ describe.each(apps)("the $name demo", (app) => {
       10_000,
     )
     expect(await result.getAttribute("data-requests", probe)).toBe("1")
+    // The measurement, for the record (the README quotes it).
+    console.log(`[${app.slug}] ${await result.textContent(probe)}`)
     expect(await result.textContent(probe)).toMatch(
       /^1,000 concurrent callers → 1 token request, all answered in \d+ ms; 1,000 more from the cache: [\d.]+ µs a call$/,
     )

@@ -311,7 +311,7 @@ export const lifetimeOf = (jwt: string | null): number | undefined => {
 export const describeLifetime = (jwt: string | null, bufferSeconds: number): string => {
   const lifetime = lifetimeOf(jwt)
   if (lifetime === undefined) return ""
-  return `of a ${countdown(lifetime, 0)} token · not handed out in its last ${bufferSeconds} s (the buffer), so tok refreshes it before that`
+  return `of a ${Math.round(lifetime / 1000)} s token · not handed out in its last ${bufferSeconds} s (the buffer), so tok refreshes it before that`
 }
 
 /**
