@@ -265,6 +265,15 @@ describe.each(apps)("the $name demo", (app) => {
     )
     expect(detail).toMatch(/next try|still serving the cached token, \d+ s left|trying again/)
     expect(await page.getByTestId("status").getAttribute("data-tone", probe)).toBe("warn")
+    // "Refresh now" does not give up quietly: it says it will try again.
+    await until(
+      "the refresh note",
+      async () =>
+        /Trying again in \d+ s/.test(
+          (await page.getByTestId("refresh-note").textContent(probe)) ?? "",
+        ),
+      8_000,
+    )
     await page.screenshot({
       path: join(artifacts, `demo-${app.slug}-retrying.png`),
       fullPage: true,
