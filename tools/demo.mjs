@@ -38,7 +38,8 @@ const usage = `Usage: ./tools/run demo [options]
 
   --port <n>            port of the demo's page server (default 4700; 0 = any free port)
   --token-lifetime <s>  session token lifetime on the dev token server, and the longest
-                        demo-api accepts (default 60)
+                        demo-api accepts (default 20: with the pages' 5 s buffer a refresh
+                        comes every ~14 s, so a fault shows within seconds; Clerk's is 60)
   --instance <kind>     the Clerk instance the token server stands in for: development
                         (default; the pages get a dev-browser token, as clerk-js does)
                         or production
@@ -50,13 +51,15 @@ const usage = `Usage: ./tools/run demo [options]
 `
 
 const say = (line = "") => process.stdout.write(`[demo] ${line}\n`)
+/** The demo's token lifetime unless --token-lifetime says otherwise (seconds). */
+const defaultTokenLifetime = "20"
 
 let flags
 try {
   flags = parseArgs({
     options: {
       port: { type: "string", default: "4700" },
-      "token-lifetime": { type: "string" },
+      "token-lifetime": { type: "string", default: defaultTokenLifetime },
       instance: { type: "string", default: "development" },
       "no-build": { type: "boolean", default: false },
       fleet: { type: "boolean", default: false },
@@ -429,7 +432,8 @@ try {
       "0",
       "--instance",
       flags.instance,
-      ...(flags["token-lifetime"] ? ["--token-lifetime", flags["token-lifetime"]] : []),
+      "--token-lifetime",
+      flags["token-lifetime"],
       ...(flags.verbose ? ["--verbose"] : []),
     ],
     join(root, "packages", "dev-server"),
@@ -440,7 +444,9 @@ try {
     tokenServer,
     "--allowed-origin",
     origin,
-    ...(flags["token-lifetime"] ? ["--session-token-lifetime", flags["token-lifetime"]] : []),
+    // At least Clerk's 60 s, so a lifetime raised later through the admin API still passes.
+    "--session-token-lifetime",
+    String(Math.max(60, Number(flags["token-lifetime"]))),
     ...(flags.verbose ? ["--verbose"] : []),
   ]
   const apiDir = join(root, "apps", "demo-api")
@@ -461,6 +467,22 @@ try {
   say()
   say(`tok demo ready at ${origin}/`)
   for (const app of apps) say(`  ${app.name.padEnd(8)} ${origin}/${app.slug}/`)
+  say()
+  say(
+    `tokens live ${flags["token-lifetime"]} s; the pages refresh them 5 s (their buffer) and a little more before expiry.`,
+  )
+  say("Break the token server from the page's buttons, or paste one of these:")
+  const faults = `${tokenServer}/__tok/faults`
+  const json = "-H 'content-type: application/json'"
+  say(`  curl -X POST ${faults} ${json} -d '{"failFor":{"ms":8000,"status":503}}'  # 503 for 8 s`)
+  say(`  curl -X POST ${faults} ${json} -d '{"latencyMs":1500}'  # slow answers`)
+  say(
+    `  curl -X POST ${faults} ${json} -d '{"failFor":{"ms":6000,"status":429,"retryAfterSeconds":3}}'  # rate-limited`,
+  )
+  say(`  curl -X POST ${faults} ${json} -d '{"drop":3}'  # dropped connections`)
+  say(`  curl -X POST ${faults} ${json} -d '{"clockSkewSeconds":3600}'  # server clock +1 h`)
+  say(`  curl -X DELETE ${faults}  # all clear`)
+  say()
   say("Ctrl-C stops everything.")
 } catch (error) {
   // Once stopping, a start that failed is the stop's doing: stopAll exits.

@@ -7,11 +7,13 @@ import {
   claimRows,
   countdown,
   createDemoPage,
+  DEMO_BUFFER_SECONDS,
   describeApiAnswer,
-  describeCounts,
-  describeError,
+  describeLifetime,
+  describeRequests,
+  describeStatus,
+  lifetimeOf,
   shortJwt,
-  statusLabel,
   type ApiAnswer,
 } from "@tok/demo-shared"
 
@@ -27,23 +29,32 @@ import {
     <main class="page">
       <header class="top">
         <h1>tok <span class="framework">demo · Angular</span></h1>
-        <nav>
+        <nav aria-label="Demo apps">
           <a href="../vue/">Vue</a>
           <a href="../svelte/">Svelte</a>
           <a href="../angular/" aria-current="page">Angular</a>
+          <a href="../react/">React</a>
         </nav>
       </header>
 
-      <section class="card">
-        <h2>Session</h2>
+      <section class="card" aria-labelledby="h-session">
+        <h2 id="h-session">Session</h2>
         <div class="row">
-          <span class="pill" data-testid="status" [attr.data-status]="tok.status()">{{
-            statusLabel(tok.status())
-          }}</span>
+          <span role="status"
+            ><span
+              class="pill"
+              data-testid="status"
+              [attr.data-status]="tok.status()"
+              [attr.data-tone]="shown().tone"
+              >{{ shown().label }}</span
+            ></span
+          >
           <code class="muted" data-testid="session-id">{{ sessionId() ?? "no session" }}</code>
         </div>
-        @if (error(); as message) {
-          <p class="error" data-testid="error" role="alert">{{ message }}</p>
+        @if (shown().detail; as detail) {
+          <p class="status-detail" data-testid="status-detail" [attr.data-tone]="shown().tone">
+            {{ detail }}
+          </p>
         }
         <form class="row" (submit)="onSignIn($event)">
           <input
@@ -67,12 +78,44 @@ import {
           </button>
         </form>
         @if (notice(); as message) {
-          <p class="error" data-testid="notice">{{ message }}</p>
+          <p class="error" data-testid="notice" role="alert">{{ message }}</p>
         }
       </section>
 
-      <section class="card">
-        <h2>Token</h2>
+      <section class="card" aria-labelledby="h-api">
+        <h2 id="h-api">API</h2>
+        <div class="row">
+          <button
+            type="button"
+            data-testid="call-api"
+            [attr.aria-busy]="view().apiPending"
+            (click)="page.callApi()"
+          >
+            {{ view().apiPending ? "Calling…" : "Call API" }}
+          </button>
+          <span aria-live="polite">
+            @if (view().apiPending) {
+              <span data-testid="api-pending">Getting a token, then calling demo-api…</span>
+            } @else if (api(); as answer) {
+              <span
+                class="api-status"
+                data-testid="api-status"
+                [attr.data-status]="answer.noToken ? 'no-token' : answer.status"
+                [attr.data-tone]="apiView()?.tone"
+                >{{ apiView()?.text }}</span
+              >
+            }
+          </span>
+        </div>
+        @if (api(); as answer) {
+          <pre data-testid="api-result" tabindex="0" aria-label="demo-api's answer">{{
+            json(answer.body)
+          }}</pre>
+        }
+      </section>
+
+      <section class="card" aria-labelledby="h-token">
+        <h2 id="h-token">Token</h2>
         <div class="row">
           <label>
             Template
@@ -86,12 +129,16 @@ import {
           <button
             type="button"
             data-testid="refresh"
-            [disabled]="sessionId() === null || refreshing()"
+            [disabled]="sessionId() === null"
+            [attr.aria-busy]="view().refreshing"
             (click)="onRefresh()"
           >
-            Refresh now
+            {{ view().refreshing ? "Refreshing…" : "Refresh now" }}
           </button>
         </div>
+        @if (view().refreshNote; as note) {
+          <p class="status-detail" data-tone="warn" data-testid="refresh-note">{{ note }}</p>
+        }
         <dl class="facts">
           <dt>JWT</dt>
           <dd>
@@ -103,38 +150,29 @@ import {
             >
           </dd>
           <dt>Expires in</dt>
-          <dd data-testid="countdown">{{ expiresIn() }}</dd>
+          <dd>
+            <span data-testid="countdown">{{ expiresIn() }}</span>
+            <span class="lifetime" data-testid="lifetime">{{ lifetime() }}</span>
+          </dd>
           <dt>Token requests</dt>
-          <dd data-testid="requests" [attr.data-session-count]="counts()?.session ?? ''">
-            {{ describeCounts(counts()) }}
+          <dd data-testid="requests" [attr.data-page-count]="view().requests">
+            {{ requests() }}
           </dd>
         </dl>
         @if (claims().length > 0) {
           <table class="claims" data-testid="claims">
+            <caption class="muted">
+              Claims of the token shown
+            </caption>
             <tbody>
               @for (claim of claims(); track claim.name) {
                 <tr [attr.data-claim]="claim.name">
-                  <th>{{ claim.name }}</th>
+                  <th scope="row">{{ claim.name }}</th>
                   <td>{{ claim.value }}</td>
                 </tr>
               }
             </tbody>
           </table>
-        }
-      </section>
-
-      <section class="card">
-        <h2>API</h2>
-        <div class="row">
-          <button type="button" data-testid="call-api" (click)="page.callApi()">Call API</button>
-          @if (api(); as answer) {
-            <span data-testid="api-status" [attr.data-status]="answer.status">{{
-              describeApiAnswer(answer)
-            }}</span>
-          }
-        </div>
-        @if (api(); as answer) {
-          <pre data-testid="api-result">{{ json(answer.body) }}</pre>
         }
       </section>
     </main>
@@ -153,7 +191,7 @@ export class App {
     client: this.#client,
     api: () => this.#callApi(),
   })
-  readonly #view = signal(this.page.getSnapshot())
+  protected readonly view = signal(this.page.getSnapshot())
 
   /** "" is the session token; any other value names a JWT template. */
   protected readonly template = signal("")
@@ -161,32 +199,41 @@ export class App {
   protected readonly tok = injectToken(() => ({
     template: this.template() === "" ? undefined : this.template(),
   }))
-  protected readonly sessionId = computed(() => this.#view().sessionId)
-  protected readonly userId = computed(() => this.#view().userId)
-  protected readonly busy = computed(() => this.#view().busy)
-  protected readonly notice = computed(() => this.#view().notice)
-  protected readonly refreshing = signal(false)
-  protected readonly api = computed(() => this.#view().api)
-  protected readonly counts = computed(() => this.#view().counts)
-
-  protected readonly error = computed(() => {
-    const error = this.tok.error()
-    return error === null ? null : describeError(error)
+  protected readonly sessionId = computed(() => this.view().sessionId)
+  protected readonly userId = computed(() => this.view().userId)
+  protected readonly busy = computed(() => this.view().busy)
+  protected readonly notice = computed(() => this.view().notice)
+  protected readonly api = computed(() => this.view().api)
+  protected readonly shown = computed(() =>
+    describeStatus(
+      { status: this.tok.status(), error: this.tok.error(), expiresAt: this.tok.expiresAt() },
+      this.view().tracks[this.template()],
+      this.view().now,
+    ),
+  )
+  protected readonly apiView = computed(() => {
+    const answer = this.api()
+    return answer === null ? null : describeApiAnswer(answer, this.template())
   })
+  protected readonly requests = computed(() =>
+    describeRequests(this.view().requests, this.view().retries, this.view().counts),
+  )
+  protected readonly lifetime = computed(() =>
+    describeLifetime(this.tok.token(), DEMO_BUFFER_SECONDS),
+  )
   protected readonly shortToken = computed(() => {
     const jwt = this.tok.token()
     return jwt === null ? "—" : shortJwt(jwt)
   })
-  protected readonly expiresIn = computed(() => countdown(this.tok.expiresAt(), this.#view().now))
+  protected readonly expiresIn = computed(() =>
+    countdown(this.tok.expiresAt(), this.view().now, lifetimeOf(this.tok.token())),
+  )
   protected readonly claims = computed(() => claimRows(this.tok.token()))
 
-  protected readonly statusLabel = statusLabel
-  protected readonly describeCounts = describeCounts
-  protected readonly describeApiAnswer = describeApiAnswer
   protected readonly json = (value: unknown) => JSON.stringify(value, null, 2)
 
   constructor() {
-    const stopListening = this.page.subscribe(() => this.#view.set(this.page.getSnapshot()))
+    const stopListening = this.page.subscribe(() => this.view.set(this.page.getSnapshot()))
     this.page.start()
     inject(DestroyRef).onDestroy(() => {
       stopListening()
@@ -203,10 +250,8 @@ export class App {
     void this.page.signIn()
   }
 
-  protected async onRefresh(): Promise<void> {
-    this.refreshing.set(true)
-    await this.tok.refresh()
-    this.refreshing.set(false)
+  protected onRefresh(): void {
+    void this.page.refreshNow(this.tok.refresh, () => this.tok.token())
   }
 
   /**

@@ -11,14 +11,38 @@ import { bootstrapApplication } from "@angular/platform-browser"
 import { createTokenClient, provideTok, tokInterceptor } from "@tok/angular"
 import { App } from "./app.ts"
 import { DEMO_CONFIG } from "./app.config.ts"
-import { demoSource, loadConfig, showDevtools } from "@tok/demo-shared"
+import {
+  DEMO_BUFFER_SECONDS,
+  demoSource,
+  loadConfig,
+  showDevtools,
+  showLab,
+} from "@tok/demo-shared"
+
+/** The adapter calls that drive the page, for its code panel. */
+const CODE = `
+// main.ts — one client, and the interceptor that adds the session token:
+provideTok({ client: createTokenClient({ source, expirationBuffer: 5 }),
+             authorizedOrigins: [config.api] }),
+provideHttpClient(withInterceptors([tokInterceptor])),
+// app.ts — the token shown, as signals, kept fresh while the page is open:
+readonly tok = injectToken(() => ({ template: this.template() || undefined }))
+// tok.status() tok.token() tok.expiresAt() · tok.refresh()
+// "Call API" — a plain HttpClient call; tokInterceptor sends the token:
+this.http.get(\`\${config.api}/api/profile\`)
+`
 
 try {
   const config = await loadConfig()
   // A Clerk development instance: the dev browser is set up as clerk-js would,
   // and the source is clerkFrontendApi({ publishableKey }) (see @tok/demo-shared).
-  const client = createTokenClient({ source: await demoSource(config) })
+  // A 5 s buffer (with the demo's 20 s tokens) shows a refresh in the first minute.
+  const client = createTokenClient({
+    source: await demoSource(config),
+    expirationBuffer: DEMO_BUFFER_SECONDS,
+  })
   showDevtools(client)
+  showLab({ config, client, adapter: "@tok/angular", code: CODE })
   await bootstrapApplication(App, {
     providers: [
       provideZonelessChangeDetection(),

@@ -66,7 +66,7 @@ describe("the Angular demo page", () => {
     expect(find('[data-claim="sid"] td')?.textContent).toBe("sess_1")
     expect(text("countdown")).toMatch(/^(1 min 0[01] s|59 s)$/)
     expect(
-      await until(fixture, () => text("requests")?.match(/1 for this session · 2 in all/)),
+      await until(fixture, () => text("requests")?.match(/This page: 1 token request/)),
     ).toBeTruthy()
   })
 
@@ -96,7 +96,7 @@ describe("the Angular demo page", () => {
     expect(JSON.parse(atob(authorization.split(".")[1]!))).toMatchObject({ sid: "sess_1" })
     request.flush({ user: "user_alice", downstream: { template: "supabase", tokenFrom: "cache" } })
     expect(await until(fixture, () => text("api-status"))).toBe(
-      "200 OK — user_alice's notes, read downstream with a supabase token (tok: cache)",
+      "✓ 200 OK — user_alice's notes. Sent the session token shown above; demo-api read the notes with a supabase token it had cached.",
     )
   })
 })

@@ -70,7 +70,7 @@ describe("the React demo page", () => {
     client.setSession("sess_1")
     const { find, text } = mountPage()
     await until(() => find('[data-claim="sid"]'))
-    await until(() => text("requests") === "1 for this session · 2 in all")
+    await until(() => text("requests") === "This page: 1 token request")
     fireEvent.change(find('[data-testid="template"]')!, { target: { value: "supabase" } })
     expect(await until(() => find('[data-claim="tpl"] td')?.textContent)).toBe("supabase")
     fireEvent.change(find('[data-testid="template"]')!, { target: { value: "" } })

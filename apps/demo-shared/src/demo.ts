@@ -161,6 +161,8 @@ const SOURCE_WORDS = { cache: "the cache", network: "the network", peer: "anothe
 export interface ApiAnswer {
   readonly status: number
   readonly body: unknown
+  /** Getting the token failed, so demo-api was never called. */
+  readonly noToken?: boolean | undefined
 }
 
 /** Calls demo-api's `GET /api/profile`, with `Authorization: Bearer` when there is a token. */
@@ -182,24 +184,68 @@ export const callApi = async (
   }
 }
 
-/** One line about demo-api's answer: "200 OK — …" or "401 Refused — …". */
-export const describeApiAnswer = (answer: ApiAnswer): string => {
+/** What the API card shows: the answer in words, and how it reads. */
+export interface ApiView {
+  /** One line: "✓ 200 OK — …", "✕ 401 Refused — …", "✕ Could not get a token — …". */
+  readonly text: string
+  /** `ok` for a 2xx; `bad` otherwise. */
+  readonly tone: "ok" | "bad"
+}
+
+const TOKEN_FROM_WORDS: Record<string, string> = {
+  network: "had just fetched from the token server",
+  cache: "had cached",
+  peer: "got from another demo-api instance (shared through Redis)",
+}
+
+/**
+ * demo-api's answer in words. `shown` is the template the page shows (`""`:
+ * the session token): the call always sends the session token, and the card
+ * says so when another template is shown. A `noToken` answer failed before
+ * demo-api was called.
+ */
+export const describeApiAnswer = (answer: ApiAnswer, shown = ""): ApiView => {
   const body = (answer.body ?? {}) as {
     user?: string
+    instance?: string
+    tokenSource?: string
     downstream?: { template?: string; tokenFrom?: string }
     error?: { message?: string }
   }
-  if (answer.status === 200) {
+  if (answer.noToken === true) {
+    return {
+      text: `✕ Could not get a token — demo-api was not called: ${body.error?.message ?? "no details"}`,
+      tone: "bad",
+    }
+  }
+  const sent =
+    shown === ""
+      ? "Sent the session token shown above"
+      : `Sent the session token (not the ${shown} token shown above: demo-api takes session tokens)`
+  if (answer.status >= 200 && answer.status < 300) {
     const downstream = body.downstream
-    return `200 OK — ${body.user ?? "?"}'s notes, read downstream with a ${
-      downstream?.template ?? "template"
-    } token (tok: ${downstream?.tokenFrom ?? "?"})`
+    const template = downstream?.template ?? "template"
+    const from = TOKEN_FROM_WORDS[downstream?.tokenFrom ?? ""]
+    const fleet =
+      body.instance === undefined
+        ? ""
+        : ` Answered by instance ${body.instance}${
+            body.tokenSource === undefined ? "" : ` (its token: ${body.tokenSource})`
+          }.`
+    return {
+      text: `✓ ${answer.status} OK — ${body.user ?? "?"}'s notes. ${sent}; demo-api read the notes with a ${template} token it ${
+        from ?? "got for this session"
+      }.${fleet}`,
+      tone: "ok",
+    }
   }
   const word =
-    answer.status === 0 ? "Unreachable" : answer.status < 500 ? "Refused" : "Server error"
-  return `${answer.status === 0 ? "" : `${answer.status} `}${word} — ${
-    body.error?.message ?? "no details"
-  }`
+    answer.status === 0
+      ? "No answer"
+      : answer.status < 500
+        ? `${answer.status} Refused`
+        : `${answer.status} Server error`
+  return { text: `✕ ${word} — ${body.error?.message ?? "no details"}`, tone: "bad" }
 }
 
 /** The JWT shortened for display: its start and its end. */
@@ -237,15 +283,51 @@ export const claimRows = (jwt: string | null): ClaimRow[] => {
   })
 }
 
-/** Time left until `expiresAt`: "42 s", "1 min 05 s", "expired", or "—" without a token. */
-export const countdown = (expiresAt: number | null, now: number): string => {
+/**
+ * Time left until `expiresAt`: "42 s", "1 min 05 s", "expired", or "—" without
+ * a token. With `lifetimeMs`, never more than the lifetime (a clock read
+ * just before the token arrived would show 16 s for a 15 s token).
+ */
+export const countdown = (expiresAt: number | null, now: number, lifetimeMs?: number): string => {
   if (expiresAt === null) return "—"
-  const left = expiresAt - now
+  const left = Math.min(expiresAt - now, lifetimeMs ?? Infinity)
   if (left <= 0) return "expired"
   const seconds = Math.ceil(left / 1000)
   if (seconds < 60) return `${seconds} s`
   return `${Math.floor(seconds / 60)} min ${String(seconds % 60).padStart(2, "0")} s`
 }
+
+/** A JWT's lifetime (`exp − iat`) in ms, or `undefined` when it cannot be decoded. */
+export const lifetimeOf = (jwt: string | null): number | undefined => {
+  if (jwt === null) return undefined
+  const claims = Token.decodeClaims(jwt)
+  return "iat" in claims ? (claims.exp - claims.iat) * 1000 : undefined
+}
+
+/**
+ * What the countdown is measured against: "of a 20 s token · not handed out
+ * in its last 5 s (buffer) · refreshed before that".
+ */
+export const describeLifetime = (jwt: string | null, bufferSeconds: number): string => {
+  const lifetime = lifetimeOf(jwt)
+  if (lifetime === undefined) return ""
+  return `of a ${Math.round(lifetime / 1000)} s token · not handed out in its last ${bufferSeconds} s (the buffer), so tok refreshes it before that`
+}
+
+/**
+ * "This page: 3 token requests (1 retry)", then " · 4 tabs sharing" when tabs
+ * share tokens and " · token from another tab" (the shown token's `source`).
+ */
+export const describeRequests = (
+  requests: number,
+  retries: number,
+  counts: RequestCounts | null,
+): string =>
+  `This page: ${requests} token request${requests === 1 ? "" : "s"}${
+    retries === 0 ? "" : ` (${retries} ${retries === 1 ? "retry" : "retries"})`
+  }` +
+  (counts?.tabs !== undefined && counts.tabs > 1 ? ` · ${counts.tabs} tabs sharing` : "") +
+  (counts?.tokenSource === undefined ? "" : ` · token from ${SOURCE_WORDS[counts.tokenSource]}`)
 
 /** The status as a word. */
 export const statusLabel = (status: TokenState["status"]): string =>

@@ -7,6 +7,13 @@ import type { TokClient } from "@tok/core"
 import { mountDevtools, type TokDevtoolsElement } from "@tok/devtools"
 
 /** Mounts the timeline for `client` at the end of the page (in its flow: it covers nothing), once. */
-export const showDevtools = (client: TokClient): TokDevtoolsElement =>
-  document.querySelector<TokDevtoolsElement>("tok-devtools") ??
-  mountDevtools(client, { inline: true })
+export const showDevtools = (client: TokClient): TokDevtoolsElement => {
+  const existing = document.querySelector<TokDevtoolsElement>("tok-devtools")
+  if (existing !== null) return existing
+  const element = mountDevtools(client, { inline: true })
+  // On a narrow screen it scrolls sideways (style.css): keyboard users can scroll it too.
+  element.tabIndex = 0
+  element.setAttribute("role", "region")
+  element.setAttribute("aria-label", "tok devtools: the token timeline")
+  return element
+}

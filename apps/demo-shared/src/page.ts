@@ -7,7 +7,7 @@
  * `stop()`s it when destroyed; the token itself stays with the page's adapter.
  * @module
  */
-import { isTokenError, type TokClient } from "@tok/core"
+import { isTokenError, type TokClient, type TokenEvent } from "@tok/core"
 import {
   callApi,
   describeError,
@@ -18,6 +18,7 @@ import {
   type DemoConfig,
   type RequestCounts,
 } from "./demo.ts"
+import { trackEvent, type Tracks } from "./status.ts"
 
 /** What the page shows besides the token. */
 export interface DemoPageState {
@@ -31,8 +32,20 @@ export interface DemoPageState {
   readonly notice: string | null
   /** The token server's counters, polled every second while started; `null` when they can't be read. */
   readonly counts: RequestCounts | null
-  /** demo-api's last answer; cleared by a sign-in. */
+  /** demo-api's last answer; cleared by a sign-in and a sign-out, and a "could not get a token" by the next token. */
   readonly api: ApiAnswer | null
+  /** A call to demo-api is under way. */
+  readonly apiPending: boolean
+  /** Token requests this page's client made (HTTP requests: retries count), from its events. */
+  readonly requests: number
+  /** How many of `requests` were retries. */
+  readonly retries: number
+  /** What events tell of each key of the current session (see `describeStatus`). */
+  readonly tracks: Tracks
+  /** A "Refresh now" is under way (it keeps trying until a new token comes). */
+  readonly refreshing: boolean
+  /** Why "Refresh now" is still trying, or `null`. */
+  readonly refreshNote: string | null
   /** The countdown's clock (epoch ms), ticking every 250 ms while started. */
   readonly now: number
 }
@@ -59,6 +72,13 @@ export interface DemoPage {
    * sent bare — unless `Options.api` adds the token itself.
    */
   readonly callApi: (jwt?: string | null | Promise<string | null>) => Promise<void>
+  /**
+   * "Refresh now": calls `refresh` (the adapter's) until `read()` shows a JWT
+   * other than the one before — during an outage it tries again every few
+   * seconds (up to 2 min) — so the click ends in a fresh token once the
+   * server is back. Stops on a session change or `stop()`.
+   */
+  readonly refreshNow: (refresh: () => Promise<unknown>, read: () => string | null) => Promise<void>
 }
 
 /** What the controller needs. */
@@ -66,7 +86,7 @@ export interface DemoPageOptions {
   readonly config: DemoConfig
   /** The page's tok client: its session is the page's. */
   readonly client: Pick<TokClient, "session" | "setSession" | "onSessionChange"> &
-    Partial<Pick<TokClient, "peers" | "watch">>
+    Partial<Pick<TokClient, "peers" | "watch" | "events">>
   /** How demo-api is called; by default `callApi(config, jwt, fetch)`. */
   readonly api?: (jwt: string | null) => Promise<ApiAnswer>
   /** The `fetch` for the token server and demo-api; by default the global one. */
@@ -75,6 +95,27 @@ export interface DemoPageOptions {
   readonly tickMs?: number
   /** Milliseconds between the counters' polls; 1000. */
   readonly pollMs?: number
+  /** Milliseconds "Refresh now" first waits before trying again; 2000, doubling up to 8000. */
+  readonly refreshRetryMs?: number
+}
+
+/**
+ * Moves the keyboard focus to the element with `data-testid` `testId` once
+ * the framework has rendered it enabled (within about a second), so focus
+ * never drops to `<body>` when the button that had it is disabled.
+ */
+export const focusSoon = (testId: string): void => {
+  if (typeof document === "undefined") return
+  let tries = 0
+  const attempt = () => {
+    const element = document.querySelector<HTMLElement>(`[data-testid="${testId}"]`)
+    if (element !== null && !(element as HTMLButtonElement).disabled) {
+      element.focus()
+      return
+    }
+    if (++tries < 60) setTimeout(attempt, 16)
+  }
+  setTimeout(attempt, 0)
 }
 
 const messageOf = (failure: unknown): string =>
@@ -105,6 +146,12 @@ export const createDemoPage = (options: DemoPageOptions): DemoPage => {
     notice: null,
     counts: null,
     api: null,
+    apiPending: false,
+    requests: 0,
+    retries: 0,
+    tracks: {},
+    refreshing: false,
+    refreshNote: null,
     now: Date.now(),
   }
   const update = (change: Partial<DemoPageState>) => {
@@ -135,6 +182,31 @@ export const createDemoPage = (options: DemoPageOptions): DemoPage => {
     if (running !== null && running === polled) update({ counts })
   }
 
+  // Events come synchronously, sometimes while a framework is reading the
+  // token (a Svelte `$derived`): they are applied just after, never during.
+  const onEvent = (event: TokenEvent) => queueMicrotask(() => applyEvent(event))
+  const applyEvent = (event: TokenEvent) => {
+    if (running === null) return
+    const change: { -readonly [K in keyof DemoPageState]?: DemoPageState[K] } = {}
+    if (event.type === "request-started") change.requests = state.requests + 1
+    if (event.type === "attempt-failed" && event.retrying) {
+      change.requests = state.requests + 1
+      change.retries = state.retries + 1
+    }
+    const tracks = trackEvent(state.tracks, event, client.session)
+    if (tracks !== state.tracks) change.tracks = tracks
+    // The token is back: a "could not get a token" answer is old news.
+    if (
+      event.type === "request-ended" &&
+      event.token !== undefined &&
+      !event.fenced &&
+      state.api?.noToken === true
+    ) {
+      change.api = null
+    }
+    if (Object.keys(change).length > 0) update(change)
+  }
+
   return {
     getSnapshot: () => state,
     subscribe: (listener) => {
@@ -148,6 +220,7 @@ export const createDemoPage = (options: DemoPageOptions): DemoPage => {
       const wanted = new URLSearchParams(globalThis.location?.search ?? "").get("session")
       if (wanted !== null && wanted !== "" && client.session === null) client.setSession(wanted)
       const stopSessions = client.onSessionChange((sessionId) => update({ sessionId }))
+      const stopEvents = client.events?.subscribe(onEvent) ?? (() => undefined)
       const tick = setInterval(() => update({ now: Date.now() }), options.tickMs ?? 250)
       const polling = setInterval(poll, options.pollMs ?? 1000)
       running = {
@@ -155,6 +228,7 @@ export const createDemoPage = (options: DemoPageOptions): DemoPage => {
           clearInterval(tick)
           clearInterval(polling)
           stopSessions()
+          stopEvents()
         },
       }
       update({ sessionId: client.session, now: Date.now() })
@@ -170,8 +244,10 @@ export const createDemoPage = (options: DemoPageOptions): DemoPage => {
       try {
         client.setSession(await signIn(config, state.userId.trim(), options.fetch))
         update({ sessionId: client.session, api: null })
+        focusSoon("sign-out")
       } catch (failure) {
         update({ notice: messageOf(failure) })
+        focusSoon("user-id")
       } finally {
         update({ busy: false })
       }
@@ -187,14 +263,73 @@ export const createDemoPage = (options: DemoPageOptions): DemoPage => {
       } finally {
         // Signed out here whatever the server said: tok clears this session's tokens.
         client.setSession(null)
-        update({ sessionId: client.session, busy: false })
+        update({
+          sessionId: client.session,
+          busy: false,
+          api: null,
+          apiPending: false,
+          tracks: {},
+          refreshNote: null,
+        })
+        focusSoon("user-id")
       }
     },
     callApi: async (jwt = null) => {
+      const session = state.sessionId
+      update({ apiPending: true })
+      let answer: ApiAnswer | undefined
+      let token: string | null
       try {
-        update({ api: await api(await jwt) })
+        token = await jwt
       } catch (failure) {
-        update({ api: { status: 0, body: { error: { message: messageOf(failure) } } } })
+        token = null
+        answer = {
+          status: 0,
+          body: { error: { code: "no_token", message: messageOf(failure) } },
+          noToken: true,
+        }
+      }
+      try {
+        answer ??= await api(token)
+      } catch (failure) {
+        // The Angular page's interceptor fails the request with the TokenError.
+        answer = isTokenError(failure)
+          ? {
+              status: 0,
+              body: { error: { code: "no_token", message: messageOf(failure) } },
+              noToken: true,
+            }
+          : { status: 0, body: { error: { message: messageOf(failure) } } }
+      }
+      // An answer for a session that has ended since is not this page's any more.
+      if (state.sessionId !== session) update({ apiPending: false })
+      else update({ api: answer, apiPending: false })
+    },
+    refreshNow: async (refresh, read) => {
+      if (state.refreshing) return
+      const before = read()
+      const session = state.sessionId
+      const firstWait = options.refreshRetryMs ?? 2_000
+      const started = Date.now()
+      const live = () => running !== null && state.sessionId === session
+      update({ refreshing: true, refreshNote: null })
+      try {
+        for (let round = 0; ; round++) {
+          await refresh()
+          const after = read()
+          if (after !== null && after !== before) return
+          if (!live() || Date.now() - started > 120_000) return
+          const wait = Math.min(firstWait * 2 ** round, 8_000)
+          update({
+            refreshNote: `No new token yet: the token server did not give one. Trying again in ${Math.round(wait / 1000)} s, until it does.`,
+          })
+          await new Promise((resolve) => setTimeout(resolve, wait))
+          if (!live()) return
+          const meanwhile = read()
+          if (meanwhile !== null && meanwhile !== before) return
+        }
+      } finally {
+        update({ refreshing: false, refreshNote: null })
       }
     },
   }

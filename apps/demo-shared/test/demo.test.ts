@@ -6,6 +6,7 @@ import {
   countdown,
   describeApiAnswer,
   describeCounts,
+  describeRequests,
   describeError,
   parseConfig,
   shortJwt,
@@ -124,14 +125,61 @@ describe("the demo page's helpers", () => {
       })
     })
     expect(authorization).toBe("Bearer a.b.c")
-    expect(describeApiAnswer(ok)).toBe(
-      "200 OK — user_alice's notes, read downstream with a supabase token (tok: cache)",
+    expect(describeApiAnswer(ok)).toEqual({
+      text: "✓ 200 OK — user_alice's notes. Sent the session token shown above; demo-api read the notes with a supabase token it had cached.",
+      tone: "ok",
+    })
+    // The card names the template shown, and never says "(tok: …)".
+    expect(describeApiAnswer(ok, "hasura").text).toContain(
+      "Sent the session token (not the hasura token shown above",
     )
+    expect(describeApiAnswer(ok, "hasura").text).not.toContain("tok:")
     const refused = await callApi(config, null, () =>
       answer(401, { error: { code: "missing_token", message: "Sign in first." } }),
     )
-    expect(describeApiAnswer(refused)).toBe("401 Refused — Sign in first.")
+    expect(describeApiAnswer(refused)).toEqual({
+      text: "✕ 401 Refused — Sign in first.",
+      tone: "bad",
+    })
     const down = await callApi(config, null, () => Promise.reject(new TypeError("fetch failed")))
-    expect(describeApiAnswer(down)).toBe("Unreachable — demo-api could not be reached")
+    expect(describeApiAnswer(down).text).toBe("✕ No answer — demo-api could not be reached")
+  })
+
+  it("a token that failed before demo-api was called says so, not 'unreachable'", () => {
+    const view = describeApiAnswer({
+      status: 0,
+      body: { error: { message: "Token server unavailable" } },
+      noToken: true,
+    })
+    expect(view).toEqual({
+      text: "✕ Could not get a token — demo-api was not called: Token server unavailable",
+      tone: "bad",
+    })
+  })
+
+  it("a fleet's answer names the instance and where its token came from", () => {
+    const text = describeApiAnswer({
+      status: 200,
+      body: {
+        user: "user_alice",
+        instance: "api-2",
+        tokenSource: "peer",
+        downstream: { template: "supabase", tokenFrom: "peer" },
+      },
+    }).text
+    expect(text).toContain("Answered by instance api-2 (its token: peer).")
+  })
+
+  it("the countdown never shows more than the token's lifetime", () => {
+    // The page's clock read 300 ms before the 15 s token arrived.
+    expect(countdown(15_300, 0)).toBe("16 s")
+    expect(countdown(15_300, 0, 15_000)).toBe("15 s")
+  })
+
+  it("this page's requests are counted with their retries, then the tabs sharing", () => {
+    expect(describeRequests(1, 0, null)).toBe("This page: 1 token request")
+    expect(describeRequests(5, 3, { session: 2, total: 9, tabs: 4, tokenSource: "peer" })).toBe(
+      "This page: 5 token requests (3 retries) · 4 tabs sharing · token from another tab",
+    )
   })
 })

@@ -1,5 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest"
-import { createTokenClient, fromFunction, NotSignedInError, type TokClient } from "@tok/core"
+import {
+  createTokenClient,
+  fromFunction,
+  NotSignedInError,
+  TokenSourceError,
+  type TokClient,
+} from "@tok/core"
 import { createDemoPage, type DemoPage } from "../src/page.ts"
 import {
   fakeTokenServer,
@@ -145,12 +151,49 @@ describe("the demo page's controller", () => {
     expect(page.getSnapshot().api).toBeNull()
   })
 
-  it("a token that can't be had is shown as demo-api's answer", async () => {
+  it("a token that can't be had is shown as such: demo-api was never called", async () => {
+    const calls: Array<string | null> = []
+    page = createDemoPage({
+      config,
+      client,
+      api: async (jwt) => (calls.push(jwt), { status: 200, body: {} }),
+    })
     await page.callApi(Promise.reject(new NotSignedInError()))
+    expect(calls).toEqual([])
     expect(page.getSnapshot().api).toEqual({
       status: 0,
-      body: { error: { message: "The session has ended — sign in again" } },
+      body: { error: { code: "no_token", message: "The session has ended — sign in again" } },
+      noToken: true,
     })
+  })
+
+  it("a call to demo-api shows as pending until its answer", async () => {
+    let answer!: (value: { status: number; body: unknown }) => void
+    page = createDemoPage({
+      config,
+      client,
+      api: () => new Promise((resolve) => (answer = resolve)),
+    })
+    const calling = page.callApi("a.b.c")
+    await vi.waitFor(() => expect(page.getSnapshot().apiPending).toBe(true))
+    answer({ status: 200, body: { user: "user_alice" } })
+    await calling
+    expect(page.getSnapshot()).toMatchObject({ apiPending: false, api: { status: 200 } })
+  })
+
+  it("sign-out clears the API card", async () => {
+    client.setSession("sess_1")
+    page = createDemoPage({
+      config,
+      client,
+      fetch: server.fetch,
+      api: async () => ({ status: 200, body: { user: "user_alice", session: "sess_1" } }),
+    })
+    page.start()
+    await page.callApi("a.b.c")
+    expect(page.getSnapshot().api).not.toBeNull()
+    await page.signOut()
+    expect(page.getSnapshot().api).toBeNull()
   })
 
   it("by default demo-api is called over fetch with the JWT as a bearer token", async () => {
@@ -166,5 +209,64 @@ describe("the demo page's controller", () => {
     await page.callApi("a.b.c")
     await page.callApi()
     expect(seen).toEqual(["Bearer a.b.c", null])
+  })
+
+  describe("against a token server that is down, then back", () => {
+    let down: boolean
+    let flaky: TokClient
+    beforeEach(() => {
+      down = true
+      flaky = createTokenClient({
+        source: fromFunction(async (request) => {
+          if (down) throw new TokenSourceError({ status: 503 })
+          return jwtFor(request.sessionId, request.template)
+        }),
+        retry: { attempts: 2, baseDelay: 1, maxDelay: 2 },
+        share: false,
+      })
+      flaky.setSession("sess_1")
+    })
+    afterEach(() => flaky.dispose())
+
+    it("counts this page's token requests and retries from its events, and tracks the outage", async () => {
+      page = createDemoPage({ config, client: flaky, fetch: server.fetch })
+      page.start()
+      await expect(flaky.getToken()).rejects.toMatchObject({ _tag: "TokenUnavailableError" })
+      await vi.waitFor(() => expect(page.getSnapshot()).toMatchObject({ requests: 2, retries: 1 }))
+      expect(page.getSnapshot().tracks[""]?.outage).toMatchObject({ attempts: 2, status: 503 })
+      down = false
+      await flaky.getToken()
+      await vi.waitFor(() => expect(page.getSnapshot()).toMatchObject({ requests: 3, retries: 1 }))
+      expect(page.getSnapshot().tracks[""]).toMatchObject({
+        outage: null,
+        recovered: { afterMs: expect.any(Number) },
+      })
+    })
+
+    it("'could not get a token' is cleared once a token comes back", async () => {
+      page = createDemoPage({ config, client: flaky, fetch: server.fetch })
+      page.start()
+      await page.callApi(flaky.getToken().then((token) => token?.jwt ?? null))
+      expect(page.getSnapshot().api).toMatchObject({ noToken: true })
+      down = false
+      await flaky.getToken()
+      await vi.waitFor(() => expect(page.getSnapshot().api).toBeNull())
+    })
+
+    it("'Refresh now' keeps trying until a new token is shown", async () => {
+      page = createDemoPage({ config, client: flaky, fetch: server.fetch, refreshRetryMs: 10 })
+      page.start()
+      let shown: string | null = null
+      const refresh = async () => {
+        shown = (await flaky.getToken({ skipCache: true }).catch(() => null))?.jwt ?? shown
+      }
+      const refreshing = page.refreshNow(refresh, () => shown)
+      await vi.waitFor(() => expect(page.getSnapshot().refreshNote).toMatch(/Trying again/))
+      expect(page.getSnapshot().refreshing).toBe(true)
+      down = false
+      await refreshing
+      expect(shown).not.toBeNull()
+      expect(page.getSnapshot()).toMatchObject({ refreshing: false, refreshNote: null })
+    })
   })
 })

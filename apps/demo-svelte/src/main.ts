@@ -5,16 +5,38 @@
 import { mount } from "svelte"
 import { createTokenClient } from "@tok/svelte"
 import App from "./App.svelte"
-import { demoSource, loadConfig, showDevtools } from "@tok/demo-shared"
+import {
+  DEMO_BUFFER_SECONDS,
+  demoSource,
+  loadConfig,
+  showDevtools,
+  showLab,
+} from "@tok/demo-shared"
 import "@tok/demo-shared/style.css"
+
+/** The adapter calls that drive the page, for its code panel. */
+const CODE = `
+// App.svelte — the token shown, kept fresh while the page is open:
+const token = createToken(() => ({ template: template === "" ? undefined : template }))
+// {token.status} {token.token} {token.expiresAt} · token.refresh()
+// main.ts — one client for the page, in context:
+setTokClient(createTokenClient({ source, expirationBuffer: 5 }))
+// "Call API" — the session token, from the cache or one shared request:
+const jwt = (await client.getToken())?.jwt
+`
 
 const root = document.querySelector<HTMLElement>("#app")!
 try {
   const config = await loadConfig()
   // A Clerk development instance: the dev browser is set up as clerk-js would,
   // and the source is clerkFrontendApi({ publishableKey }) (see @tok/demo-shared).
-  const client = createTokenClient({ source: await demoSource(config) })
+  // A 5 s buffer (with the demo's 20 s tokens) shows a refresh in the first minute.
+  const client = createTokenClient({
+    source: await demoSource(config),
+    expirationBuffer: DEMO_BUFFER_SECONDS,
+  })
   showDevtools(client)
+  showLab({ config, client, adapter: "@tok/svelte", code: CODE })
   mount(App, { target: root, props: { client, config } })
 } catch (error) {
   root.textContent = error instanceof Error ? error.message : String(error)

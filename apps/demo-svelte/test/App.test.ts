@@ -88,7 +88,7 @@ describe("the Svelte demo page", () => {
     client.setSession("sess_1")
     mountPage()
     await until(() => find('[data-claim="sid"]'))
-    await until(() => text("requests") === "1 for this session · 2 in all")
+    await until(() => text("requests") === "This page: 1 token request")
     const picker = find<HTMLSelectElement>('[data-testid="template"]')!
     pick(picker, "supabase")
     expect(await until(() => find('[data-claim="tpl"] td')?.textContent)).toBe("supabase")

@@ -64,7 +64,7 @@ describe("the Vue demo page", () => {
     client.setSession("sess_1")
     const { page, text } = mountPage()
     await until(() => page.find('[data-claim="sid"]').exists())
-    await until(() => text("requests") === "1 for this session · 2 in all")
+    await until(() => text("requests") === "This page: 1 token request")
     await page.find('[data-testid="template"]').setValue("supabase")
     const tpl = () => page.find('[data-claim="tpl"] td')
     expect(await until(() => tpl().exists() && tpl().text())).toBe("supabase")
