@@ -108,9 +108,15 @@ export const focusSoon = (testId: string): void => {
   if (typeof document === "undefined") return
   let tries = 0
   const attempt = () => {
-    const element = document.querySelector<HTMLElement>(`[data-testid="${testId}"]`)
-    if (element !== null && !(element as HTMLButtonElement).disabled) {
-      element.focus()
+    // The page may be gone meanwhile (a test's document torn down): then nothing to focus.
+    try {
+      if (typeof document === "undefined") return
+      const element = document.querySelector<HTMLElement>(`[data-testid="${testId}"]`)
+      if (element !== null && !(element as HTMLButtonElement).disabled) {
+        element.focus()
+        return
+      }
+    } catch {
       return
     }
     if (++tries < 60) setTimeout(attempt, 16)
