@@ -149,11 +149,20 @@ const handle = async (command: Command): Promise<unknown> => {
       let maxMs = 0
       const failures: Record<string, number> = {}
       const pending: Promise<void>[] = []
+      // When each call started and ended (epoch ms) and for which key
+      // (session index, template index): what one process making the same
+      // calls would have fetched is computed from it.
+      const asks: [number, number, number, number][] = []
       const one = async () => {
-        const sessionId = command.sessions[Math.floor(Math.random() * command.sessions.length)]!
-        const template = command.templates[Math.floor(Math.random() * command.templates.length)]
+        const s = Math.floor(Math.random() * command.sessions.length)
+        const t = Math.floor(Math.random() * command.templates.length)
+        const sessionId = command.sessions[s]!
+        const template = command.templates[t]
+        const ask: [number, number, number, number] = [Date.now(), 0, s, t]
+        asks.push(ask)
         const started = performance.now()
         const result = await getToken({ sessionId, template: template ?? undefined })
+        ask[1] = Date.now()
         maxMs = Math.max(maxMs, performance.now() - started)
         calls += 1
         if (!result.ok) failures[result.error] = (failures[result.error] ?? 0) + 1
@@ -167,7 +176,7 @@ const handle = async (command: Command): Promise<unknown> => {
         else if (beat % 50 === 0) await new Promise((resolve) => setImmediate(resolve))
       }
       await Promise.all(pending)
-      return { calls, failures, maxMs }
+      return { calls, failures, maxMs, asks }
     }
     case "many": {
       const results = await Promise.all(
