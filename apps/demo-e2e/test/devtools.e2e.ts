@@ -101,6 +101,8 @@ describe(`<tok-devtools> on the ${app} demo`, () => {
       12_000,
     )
     await until("a recovery", async () => (await marks("tick-recovery").count()) >= 1, 25_000)
+    // The fault window itself is shaded, from the first failed attempt to the token that ended it.
+    expect(await marks("outage").count()).toBeGreaterThanOrEqual(1)
     await until(
       "the current token's bar",
       async () => (await marks("token-bar").count()) >= 2,

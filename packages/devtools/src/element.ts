@@ -10,7 +10,7 @@
  * @module
  */
 import type { TokenEvent, TokenEvents } from "@tok/core"
-import { type Life, type Row, Timeline, type TimelineOptions } from "./timeline.ts"
+import { type Life, type Row, seconds, Timeline, type TimelineOptions } from "./timeline.ts"
 
 /** What the element listens to: a Promise-face client, or anything with its `events`. */
 export interface EventSourceLike {
@@ -55,6 +55,7 @@ svg{display:block;width:100%;height:${HEIGHT}px;background:#f5f6f8;border-radius
 .failure,.retry{stroke:#d32f2f}.retry{stroke-dasharray:2 2}
 .recovery{stroke:#00c853;stroke-width:3}
 .now{stroke:#ff9800}
+.outage{fill:#d32f2f26}
 .legend{color:#5f6b7a;margin-top:4px}
 .empty{color:#5f6b7a}
 `
@@ -193,7 +194,7 @@ const makeClass = () =>
         el(
           "div",
           "legend",
-          `last ${Math.round(timeline.windowMillis / 1000)} s · bar: token life, shaded: buffer · ticks: request, refresh (green), failure/retry (red), recovery (bright green)`,
+          `last ${Math.round(timeline.windowMillis / 1000)} s · bar: token life, shaded: buffer, red band: failing · ticks: request, refresh (green), failure/retry (red), recovery (bright green)`,
         ),
       )
       this.body.replaceChildren(...children)
@@ -217,6 +218,28 @@ const makeClass = () =>
       )
       const svg = svgEl("svg", { viewBox: `0 0 ${WIDTH} ${HEIGHT}`, preserveAspectRatio: "none" })
       const current = Timeline.current(row, now)
+      for (const outage of row.outages) {
+        const x0 = x(outage.from)
+        const x1 = x(outage.to ?? now)
+        const shade = svgEl("rect", {
+          class: "outage",
+          x: x0,
+          y: 0,
+          width: Math.max(1, x1 - x0),
+          height: HEIGHT,
+          "data-kind": "outage",
+        })
+        shade.append(
+          svgEl(
+            "title",
+            {},
+            outage.to === undefined
+              ? `failing for ${seconds(now - outage.from)}`
+              : `failed for ${seconds(outage.to - outage.from)}`,
+          ),
+        )
+        svg.append(shade)
+      }
       for (const life of row.lives) svg.append(drawLife(life, life === current, x))
       for (const mark of row.marks) {
         const at = x(mark.at)

@@ -31,12 +31,21 @@ export interface Mark {
   readonly detail: string
 }
 
+/** A stretch of time in which this key's requests were failing: from the first failed attempt to the next token. */
+export interface Outage {
+  readonly from: number
+  /** When a token came again; `undefined` while it is still failing. */
+  to: number | undefined
+}
+
 /** One key's row. */
 export interface Row {
   readonly id: string
   readonly label: string
   readonly lives: Array<Life>
   readonly marks: Array<Mark>
+  /** Fault windows, shaded on the row. */
+  readonly outages: Array<Outage>
   hits: number
   misses: number
   requests: number
@@ -89,6 +98,7 @@ export class Timeline {
         label,
         lives: [],
         marks: [],
+        outages: [],
         hits: 0,
         misses: 0,
         requests: 0,
@@ -135,6 +145,7 @@ export class Timeline {
       }
       case "attempt-failed": {
         const row = this.row(event.key)
+        openOutage(row, event.at)
         row.marks.push({
           at: event.at,
           kind: event.retrying ? "retry" : "failure",
@@ -150,6 +161,7 @@ export class Timeline {
         if (event.error !== undefined) {
           row.failures++
           row.failing = true
+          openOutage(row, event.at)
           row.marks.push({
             at: event.at,
             kind: "failure",
@@ -162,15 +174,17 @@ export class Timeline {
         }
         if (event.token !== undefined) {
           this.addLife(row, event.token, event.instance, event.origin)
-          if (row.failing) {
+          const outage = row.outages.at(-1)
+          if (outage !== undefined && outage.to === undefined) {
+            outage.to = event.at
             row.failing = false
             row.marks.push({
               at: event.at,
               kind: "recovery",
               instance: event.instance,
-              detail: `recovered: request #${event.requestId} after ${event.attempts} attempt${
-                event.attempts === 1 ? "" : "s"
-              }`,
+              detail: `recovered after ${seconds(event.at - outage.from)}: request #${
+                event.requestId
+              } after ${event.attempts} attempt${event.attempts === 1 ? "" : "s"}`,
             })
           }
         }
@@ -218,6 +232,7 @@ export class Timeline {
     for (const row of this.rows.values()) {
       dropWhile(row.lives, (l) => l.expiresAt < from)
       dropWhile(row.marks, (m) => m.at < from)
+      dropWhile(row.outages, (o) => o.to !== undefined && o.to < from)
     }
   }
 
@@ -236,6 +251,15 @@ export class Timeline {
     return reads === 0 ? undefined : row.hits / reads
   }
 }
+
+/** Starts a fault window on `row` unless one is open. */
+const openOutage = (row: Row, at: number): void => {
+  const last = row.outages.at(-1)
+  if (last === undefined || last.to !== undefined) row.outages.push({ from: at, to: undefined })
+}
+
+/** `8.4 s` */
+export const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`
 
 const dropWhile = <A>(items: Array<A>, drop: (a: A) => boolean): void => {
   let n = 0

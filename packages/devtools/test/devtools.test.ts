@@ -91,6 +91,36 @@ describe("Timeline", () => {
     expect(row!.failing).toBe(false)
   })
 
+  it("a fault is shaded from the first failed attempt to the next token, even when a retry brings it", () => {
+    const timeline = new Timeline()
+    const failed = (at: number, attempt: number): TokenEvent => ({
+      ...base,
+      type: "attempt-failed",
+      at,
+      key,
+      requestId: 1,
+      attempt,
+      error: { tag: "TokenSourceError", reason: "server", status: 503 },
+      retrying: true,
+    })
+    timeline.apply({ ...life(0, 1)[0]!, at: 1000 })
+    timeline.apply(failed(1100, 1))
+    const [row] = [...timeline.rows.values()]
+    expect(row!.outages).toEqual([{ from: 1100, to: undefined }])
+    timeline.apply(failed(3100, 2)) // the same fault: one window
+    expect(row!.outages).toHaveLength(1)
+    timeline.apply({ ...life(0, 1)[1]!, at: 9500, attempts: 3 })
+    expect(row!.outages).toEqual([{ from: 1100, to: 9500 }])
+    expect(row!.marks.at(-1)).toMatchObject({ kind: "recovery" })
+    expect(row!.marks.at(-1)!.detail).toContain("recovered after 8.4 s")
+    // A healthy request afterwards is no recovery and opens no window.
+    for (const event of life(20_000, 2)) timeline.apply(event)
+    expect(row!.outages).toHaveLength(1)
+    expect(row!.marks.filter((m) => m.kind === "recovery")).toHaveLength(1)
+    timeline.prune(9500 + 120_001)
+    expect(row!.outages).toEqual([])
+  })
+
   it("a token shared by a peer is a life of that peer", () => {
     const timeline = new Timeline()
     timeline.apply({
@@ -177,6 +207,10 @@ describe("<tok-devtools>", () => {
     expect(root.querySelectorAll('[data-kind="tick-failure"]')).toHaveLength(2)
     expect(root.querySelectorAll('[data-kind="tick-recovery"]')).toHaveLength(1)
     expect(root.querySelectorAll('[data-kind="token-bar"]')).toHaveLength(1)
+    // The fault window is one shaded band, closed by the token that ended it.
+    const outages = root.querySelectorAll('[data-kind="outage"]')
+    expect(outages).toHaveLength(1)
+    expect(outages[0]!.querySelector("title")!.textContent).toMatch(/^failed for \d+\.\d s$/)
     await tok.dispose()
   })
 
