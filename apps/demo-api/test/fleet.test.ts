@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process"
 import { once } from "node:events"
+import { existsSync } from "node:fs"
 import { connect, createServer } from "node:net"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { startDevServer, type DevServer } from "@tok/dev-server"
@@ -37,10 +38,16 @@ const ping = (port: number) =>
   })
 
 beforeAll(async () => {
+  const binary = process.env["REDIS_SERVER"] ?? "/usr/bin/redis-server"
+  if (!existsSync(binary)) {
+    throw new Error(
+      `no redis-server at ${binary}: apt-get install redis-server, or set REDIS_SERVER`,
+    )
+  }
   const port = await freePort()
   // Debian's redis-server (CI installs it), no persistence, stopped after.
   redis = spawn(
-    process.env["REDIS_SERVER"] ?? "/usr/bin/redis-server",
+    binary,
     ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
     { stdio: "ignore" },
   )
