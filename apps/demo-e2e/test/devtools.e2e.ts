@@ -63,7 +63,12 @@ describe(`<tok-devtools> on the ${app} demo`, () => {
   let sessionId = ""
 
   it("shows a bar for the current token and a tick per token request", async () => {
-    await expect(page.locator("tok-devtools").count()).resolves.toBe(1)
+    // The page mounts it once its config and source are loaded.
+    await until(
+      "the element",
+      async () => (await page.locator("tok-devtools").count()) === 1,
+      10_000,
+    )
     // 8 s tokens: the last 40 s show a few lives side by side.
     await page.locator("tok-devtools").evaluate((element) => element.setAttribute("window", "40"))
     await page.getByTestId("user-id").fill("user_e2e_devtools")
