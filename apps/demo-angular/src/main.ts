@@ -11,13 +11,7 @@ import { bootstrapApplication } from "@angular/platform-browser"
 import { createTokenClient, provideTok, tokInterceptor } from "@tok/angular"
 import { App } from "./app.ts"
 import { DEMO_CONFIG } from "./app.config.ts"
-import {
-  DEMO_BUFFER_SECONDS,
-  demoSource,
-  loadConfig,
-  showDevtools,
-  showLab,
-} from "@tok/demo-shared"
+import { DEMO_BUFFER_SECONDS, startDemo } from "@tok/demo-shared"
 
 /** The adapter calls that drive the page, for its code panel. */
 const CODE = `
@@ -32,26 +26,20 @@ readonly tok = injectToken(() => ({ template: this.template() || undefined }))
 this.http.get(\`\${config.api}/api/profile\`)
 `
 
-try {
-  const config = await loadConfig()
-  // A Clerk development instance: the dev browser is set up as clerk-js would,
-  // and the source is clerkFrontendApi({ publishableKey }) (see @tok/demo-shared).
-  // A 5 s buffer (with the demo's 20 s tokens) shows a refresh in the first minute.
-  const client = createTokenClient({
-    source: await demoSource(config),
-    expirationBuffer: DEMO_BUFFER_SECONDS,
-  })
-  showDevtools(client)
-  showLab({ config, client, adapter: "@tok/angular", code: CODE })
-  await bootstrapApplication(App, {
-    providers: [
-      provideZonelessChangeDetection(),
-      { provide: DEMO_CONFIG, useValue: config },
-      provideTok({ client, authorizedOrigins: [config.api] }),
-      provideHttpClient(withFetch(), withInterceptors([tokInterceptor])),
-    ],
-  })
-} catch (error) {
-  document.body.textContent = error instanceof Error ? error.message : String(error)
-  document.body.className = "page error"
-}
+// A 5 s buffer (with the demo's 20 s tokens) shows a refresh in the first minute.
+await startDemo({
+  adapter: "@tok/angular",
+  code: CODE,
+  root: document.body,
+  client: (source) => createTokenClient({ source, expirationBuffer: DEMO_BUFFER_SECONDS }),
+  mount: async (client, config) => {
+    await bootstrapApplication(App, {
+      providers: [
+        provideZonelessChangeDetection(),
+        { provide: DEMO_CONFIG, useValue: config },
+        provideTok({ client, authorizedOrigins: [config.api] }),
+        provideHttpClient(withFetch(), withInterceptors([tokInterceptor])),
+      ],
+    })
+  },
+})

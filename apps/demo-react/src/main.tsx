@@ -5,13 +5,7 @@
 import { StrictMode } from "react"
 import { createRoot } from "react-dom/client"
 import { createTokenClient, TokProvider } from "@tok/react"
-import {
-  DEMO_BUFFER_SECONDS,
-  demoSource,
-  loadConfig,
-  showDevtools,
-  showLab,
-} from "@tok/demo-shared"
+import { DEMO_BUFFER_SECONDS, startDemo } from "@tok/demo-shared"
 import "@tok/demo-shared/style.css"
 import { App } from "./App.tsx"
 
@@ -27,26 +21,20 @@ const { token, status, error, expiresAt, refresh } = useToken({
 const jwt = (await client.getToken())?.jwt
 `
 
+// A 5 s buffer (with the demo's 20 s tokens) shows a refresh in the first minute.
 const root = document.querySelector<HTMLElement>("#app")!
-try {
-  const config = await loadConfig()
-  // A Clerk development instance: the dev browser is set up as clerk-js would,
-  // and the source is clerkFrontendApi({ publishableKey }) (see @tok/demo-shared).
-  // A 5 s buffer (with the demo's 20 s tokens) shows a refresh in the first minute.
-  const client = createTokenClient({
-    source: await demoSource(config),
-    expirationBuffer: DEMO_BUFFER_SECONDS,
-  })
-  showDevtools(client)
-  showLab({ config, client, adapter: "@tok/react", code: CODE })
-  createRoot(root).render(
-    <StrictMode>
-      <TokProvider client={client}>
-        <App config={config} />
-      </TokProvider>
-    </StrictMode>,
-  )
-} catch (error) {
-  root.textContent = error instanceof Error ? error.message : String(error)
-  root.className = "page error"
-}
+await startDemo({
+  adapter: "@tok/react",
+  code: CODE,
+  root,
+  client: (source) => createTokenClient({ source, expirationBuffer: DEMO_BUFFER_SECONDS }),
+  mount: (client, config) => {
+    createRoot(root).render(
+      <StrictMode>
+        <TokProvider client={client}>
+          <App config={config} />
+        </TokProvider>
+      </StrictMode>,
+    )
+  },
+})

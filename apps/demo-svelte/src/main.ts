@@ -5,13 +5,7 @@
 import { mount } from "svelte"
 import { createTokenClient } from "@tok/svelte"
 import App from "./App.svelte"
-import {
-  DEMO_BUFFER_SECONDS,
-  demoSource,
-  loadConfig,
-  showDevtools,
-  showLab,
-} from "@tok/demo-shared"
+import { DEMO_BUFFER_SECONDS, startDemo } from "@tok/demo-shared"
 import "@tok/demo-shared/style.css"
 
 /** The adapter calls that drive the page, for its code panel. */
@@ -25,20 +19,14 @@ setTokClient(createTokenClient({ source, expirationBuffer: 5 }))
 const jwt = (await client.getToken())?.jwt
 `
 
+// A 5 s buffer (with the demo's 20 s tokens) shows a refresh in the first minute.
 const root = document.querySelector<HTMLElement>("#app")!
-try {
-  const config = await loadConfig()
-  // A Clerk development instance: the dev browser is set up as clerk-js would,
-  // and the source is clerkFrontendApi({ publishableKey }) (see @tok/demo-shared).
-  // A 5 s buffer (with the demo's 20 s tokens) shows a refresh in the first minute.
-  const client = createTokenClient({
-    source: await demoSource(config),
-    expirationBuffer: DEMO_BUFFER_SECONDS,
-  })
-  showDevtools(client)
-  showLab({ config, client, adapter: "@tok/svelte", code: CODE })
-  mount(App, { target: root, props: { client, config } })
-} catch (error) {
-  root.textContent = error instanceof Error ? error.message : String(error)
-  root.className = "page error"
-}
+await startDemo({
+  adapter: "@tok/svelte",
+  code: CODE,
+  root,
+  client: (source) => createTokenClient({ source, expirationBuffer: DEMO_BUFFER_SECONDS }),
+  mount: (client, config) => {
+    mount(App, { target: root, props: { client, config } })
+  },
+})

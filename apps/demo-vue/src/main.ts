@@ -5,13 +5,7 @@
 import { createApp } from "vue"
 import { createTok, createTokenClient } from "@tok/vue"
 import App from "./App.vue"
-import {
-  DEMO_BUFFER_SECONDS,
-  demoSource,
-  loadConfig,
-  showDevtools,
-  showLab,
-} from "@tok/demo-shared"
+import { DEMO_BUFFER_SECONDS, startDemo } from "@tok/demo-shared"
 import "@tok/demo-shared/style.css"
 
 /** The adapter calls that drive the page, for its code panel. */
@@ -26,20 +20,14 @@ createApp(App).use(createTok(createTokenClient({ source, expirationBuffer: 5 }))
 const jwt = (await client.getToken())?.jwt
 `
 
+// A 5 s buffer (with the demo's 20 s tokens) shows a refresh in the first minute.
 const root = document.querySelector<HTMLElement>("#app")!
-try {
-  const config = await loadConfig()
-  // A Clerk development instance: the dev browser is set up as clerk-js would,
-  // and the source is clerkFrontendApi({ publishableKey }) (see @tok/demo-shared).
-  // A 5 s buffer (with the demo's 20 s tokens) shows a refresh in the first minute.
-  const client = createTokenClient({
-    source: await demoSource(config),
-    expirationBuffer: DEMO_BUFFER_SECONDS,
-  })
-  showDevtools(client)
-  showLab({ config, client, adapter: "@tok/vue", code: CODE })
-  createApp(App, { config }).use(createTok(client)).mount(root)
-} catch (error) {
-  root.textContent = error instanceof Error ? error.message : String(error)
-  root.className = "page error"
-}
+await startDemo({
+  adapter: "@tok/vue",
+  code: CODE,
+  root,
+  client: (source) => createTokenClient({ source, expirationBuffer: DEMO_BUFFER_SECONDS }),
+  mount: (client, config) => {
+    createApp(App, { config }).use(createTok(client)).mount(root)
+  },
+})
