@@ -71,7 +71,7 @@ const merge = (perBundler) => {
   const merged = {}
   for (const result of perBundler) {
     for (const [entry, sizes] of Object.entries(result)) {
-      const { largest: _, ...byBundler } = sizes
+      const { largest: _, largestTotal: __, ...byBundler } = sizes
       merged[entry] = { ...merged[entry], ...byBundler }
     }
   }

@@ -102,10 +102,12 @@ console.log(line(["what", "measured", "against"]))
 console.log(width.map((w) => "─".repeat(w)).join("  "))
 for (const row of rows) console.log(line(row))
 
-// Bundle bytes: one row per bundler, the entries side by side (min+gzip, min in brackets).
+// Bundle bytes: one row per bundler, the entries side by side (min+gzip of the
+// initial chunks, min in brackets, and the lazy `import()` chunks' min+gzip when there are any).
 const bundleTable = (title, measured, budgetOf) => {
   const names = Object.keys(measured)
-  const cell = (b) => `${kb(b.gzipBytes)} (${kb(b.minBytes)})`
+  const cell = (b) =>
+    `${kb(b.gzipBytes)} (${kb(b.minBytes)})${b.lazyGzipBytes > 0 ? ` + ${kb(b.lazyGzipBytes)} lazy` : ""}`
   const table = [
     [title, ...names],
     ...Object.keys(bundlers).map((bundler) => [

@@ -26,7 +26,7 @@ export interface Service {
 export class Lifecycle extends Context.Service<Lifecycle, Service>()("@tok/core/Lifecycle") {}
 
 /** Always active, never resumes: Node, workers, server-side rendering. */
-export const layerNone: Layer.Layer<Lifecycle> = Layer.succeed(Lifecycle, {
+export const layerNone: Layer.Layer<Lifecycle> = /*#__PURE__*/ Layer.succeed(Lifecycle, {
   isActive: () => true,
   onResume: () => () => undefined,
 })

@@ -74,10 +74,11 @@ export type ShareMessage =
   | { readonly _tag: "switched"; readonly from: string; readonly to: string }
 
 /** A share could not do what it was asked; the client goes on without it. Never seen by a caller. */
-export class TokenShareError extends Data.TaggedError("TokenShareError")<{
-  readonly message: string
-  readonly cause?: unknown
-}> {}
+export class TokenShareError
+  extends /*#__PURE__*/ Data.TaggedError("TokenShareError")<{
+    readonly message: string
+    readonly cause?: unknown
+  }> {}
 
 /** The shape of a share. */
 export interface Service {

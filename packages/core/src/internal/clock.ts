@@ -39,4 +39,7 @@ export const unrefClock: Clock.Clock = {
 }
 
 /** Provides the unref'd clock. */
-export const layerUnrefClock: Layer.Layer<never> = Layer.succeed(Clock.Clock, unrefClock)
+export const layerUnrefClock: Layer.Layer<never> = /*#__PURE__*/ Layer.succeed(
+  Clock.Clock,
+  unrefClock,
+)
