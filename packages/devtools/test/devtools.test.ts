@@ -109,7 +109,18 @@ describe("Timeline", () => {
     expect(row!.outages).toEqual([{ from: 1100, to: undefined }])
     timeline.apply(failed(3100, 2)) // the same fault: one window
     expect(row!.outages).toHaveLength(1)
-    timeline.apply({ ...life(0, 1)[1]!, at: 9500, attempts: 3 })
+    timeline.apply({
+      ...base,
+      type: "request-ended",
+      at: 9500,
+      key,
+      requestId: 1,
+      durationMs: 8500,
+      attempts: 3,
+      origin: "network",
+      token: { issuedAt: 9500, expiresAt: 69_500 },
+      fenced: false,
+    })
     expect(row!.outages).toEqual([{ from: 1100, to: 9500 }])
     expect(row!.marks.at(-1)).toMatchObject({ kind: "recovery" })
     expect(row!.marks.at(-1)!.detail).toContain("recovered after 8.4 s")
