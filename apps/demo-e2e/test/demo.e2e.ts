@@ -99,6 +99,10 @@ const apiStatusOf = async (page: Page) =>
 const focused = (page: Page) =>
   page.evaluate(() => document.activeElement?.getAttribute("data-testid") ?? null)
 
+/** The faults in force, as the token server reports them. */
+const faultsNow = async () =>
+  (await (await fetch(`${demo.tokenServer}/__tok/faults`)).json()) as Record<string, unknown>
+
 const waitForStatus = (page: Page, status: string, timeoutMs = 10_000) =>
   until(`status "${status}"`, async () => (await statusOf(page)) === status, timeoutMs)
 
@@ -421,6 +425,77 @@ describe.each(apps)("the $name demo", (app) => {
 })
 
 describe("the fault buttons", () => {
+  it("what the page shows for each: a 429 waits as told, dropped connections and a skewed clock end in a fresh token", async () => {
+    const page = await browser.context.newPage()
+    try {
+      await demo.reset()
+      // 50 s tokens: the countdown reads "n s" (a minute or more reads "1 min 00 s").
+      await demo.setTokenLifetime(50)
+      await page.goto(`${demo.url}/${apps[0]!.slug}/`)
+      await waitForStatus(page, "signed-out")
+      await page.getByTestId("user-id").fill("user_e2e_faults")
+      await page.getByTestId("sign-in").click()
+      await waitForStatus(page, "ready")
+
+      // 429 for 6 s with Retry-After 3 s: Retrying with the status, then a fresh
+      // token once the window is over — and no more 429s than the waits allow.
+      let before = await jwtOf(page)
+      await page.getByTestId("fault-rate-limit").click()
+      await until(
+        "the 429 in force",
+        async () => /429/.test((await page.getByTestId("faults").textContent(probe)) ?? ""),
+        3_000,
+      )
+      const limitedAt = Date.now()
+      await page.getByTestId("refresh").click()
+      await until(
+        "Retrying (HTTP 429)",
+        async () =>
+          (await labelOf(page)) === "Retrying" && /\(HTTP 429\)/.test(await detailOf(page)),
+        8_000,
+      )
+      await waitForNewJwt(page, before, 25_000)
+      expect(Date.now() - limitedAt).toBeGreaterThan(5_000)
+      expect(await detailOf(page)).toMatch(/^Recovered after \d+\.\d s$/)
+      // 6 s of 429s, each answer saying "wait 3 s": three at most.
+      expect((await demo.stats()).faults.failed).toBeLessThanOrEqual(3)
+
+      // Three dropped connections: retried as network failures, then a fresh token.
+      before = await jwtOf(page)
+      await page.getByTestId("fault-drop").click()
+      await until(
+        "the drops in force",
+        async () => ((await faultsNow()).drop as number) === 3,
+        3_000,
+      )
+      await page.getByTestId("refresh").click()
+      await waitForNewJwt(page, before, 25_000)
+      expect((await demo.stats()).faults.dropped).toBe(3)
+      expect(await labelOf(page)).toBe("Ready")
+
+      // The server's clock an hour ahead: tok measures a lifetime as exp − iat
+      // on the page's own clock, so the token is fresh and its countdown honest.
+      before = await jwtOf(page)
+      await page.getByTestId("fault-skew").click()
+      await until(
+        "the skew in force",
+        async () => (await faultsNow()).clockSkewSeconds === 3600,
+        3_000,
+      )
+      await page.getByTestId("refresh").click()
+      const skewed = await waitForNewJwt(page, before, 10_000)
+      const { iat } = decodeJwt(skewed)
+      expect(iat! * 1000 - Date.now()).toBeGreaterThan(3_500_000)
+      const left = Number((await page.getByTestId("countdown").textContent(probe))!.split(" ")[0])
+      expect(left).toBeGreaterThan(30)
+      expect(left).toBeLessThanOrEqual(50)
+      expect(await labelOf(page)).toBe("Ready")
+    } finally {
+      await demo.reset()
+      await page.close()
+    }
+  })
+
   it("each sets its fault through the admin API, and Clear clears them", async () => {
     const page = await browser.context.newPage()
     try {
