@@ -24,7 +24,7 @@ export interface Demo {
   /** `POST /__tok/reset`: faults and stats cleared. */
   reset(): Promise<void>
   /** `GET /__tok/stats`: the totals (no session ids without the secret key). */
-  stats(): Promise<{ tokenRequests: number; faults: { failed: number } }>
+  stats(): Promise<{ tokenRequests: number; faults: { failed: number; dropped: number } }>
   /** `GET /__tok/stats?session=<id>`: one session's counts. */
   sessionStats(sessionId: string): Promise<{ tokenRequests: number; tokensIssued: number }>
   /** SIGTERM to the demo, which stops its servers; resolves once it has exited. */
