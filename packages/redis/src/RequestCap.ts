@@ -21,6 +21,7 @@
  * auth server would answer.
  * @module
  */
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -47,6 +48,9 @@ export interface Options {
 }
 
 /** The problem with `options`, if any. */
+/** Turns a request may miss (its process woke too late) before it leaves anyway. */
+const MAX_TURNS = 8
+
 const check = (options: Options): InvalidOptionsError | undefined => {
   const rps = options.requestsPerSecond
   if (typeof rps !== "number" || !Number.isFinite(rps) || rps <= 0 || rps > 10_000) {
@@ -129,8 +133,6 @@ export const layer = <E, R>(
             window: spacing,
           })
           .pipe(Effect.map((result) => result.delay))
-      // 1. A turn in the fleet's queue: one Redis call, then a sleep.
-      const turn = bounded(wait(limiter, key), Duration.zero).pipe(Effect.flatMap(Effect.sleep))
       // 2. This process never sends two requests closer than the fleet's
       // spacing: turns whose timers fired late (a busy event loop) leave one
       // by one, not in a burst. With Redis away, this alone paces requests.
@@ -138,7 +140,22 @@ export const layer = <E, R>(
         Effect.flatMap(Effect.sleep),
         Effect.orElseSucceed(() => undefined),
       )
-      const admit = Effect.andThen(turn, pace)
+      // 1. A turn in the fleet's queue: one Redis call gives the moment this
+      // request may leave. A process that wakes too late for its moment (a
+      // busy event loop fires timers late) gives it up and queues again:
+      // sending late would put it beside the next turns, and the auth server
+      // would see a burst the cap was meant to prevent. After a few missed
+      // turns it goes anyway rather than wait forever.
+      const lateness = Duration.toMillis(spacing)
+      const admit = Effect.gen(function* () {
+        for (let turns = 1; ; turns++) {
+          const delay = yield* bounded(wait(limiter, key), Duration.zero)
+          const due = (yield* Clock.currentTimeMillis) + Duration.toMillis(delay)
+          yield* Effect.sleep(delay)
+          yield* pace
+          if ((yield* Clock.currentTimeMillis) - due <= lateness || turns >= MAX_TURNS) return
+        }
+      })
       return TokenSource.TokenSource.of({
         fetch: (request) => Effect.andThen(admit, inner.fetch(request)),
       })

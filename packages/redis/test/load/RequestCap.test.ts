@@ -28,10 +28,12 @@ describe("RequestCap", () => {
       secretKey: dev.server.secretKey,
       redisUrl: redis.url,
       requestsPerSecond: 20,
-      // A dev server whose event loop is held up takes requests in bursts:
-      // the test keeps a fifth of the cap back rather than the default tenth.
-      headroom: 0.8,
-      // 1,000 requests at 16 per second take 63 s: every caller waits its
+      // Requests that left evenly spaced still arrive a little bunched (the
+      // instances' and the dev server's event loops, the sockets): on a quiet
+      // machine, 16 a second leaving showed up as 21 in the busiest second.
+      // The test keeps 30 % of the cap back rather than the default tenth.
+      headroom: 0.7,
+      // 1,000 requests at 14 per second take 71 s: every caller waits its
       // turn. A limiter that undershot by much would time callers out.
       requestTimeout: 120_000,
       // The limiter's Redis call never times out here: that would fall back
@@ -51,7 +53,7 @@ describe("RequestCap", () => {
       const elapsed = Date.now() - started
       const busiest = busiestWindow(dev.arrivals)
       console.info(
-        `[cap] 1,000 cold keys, 4 instances, cap 20 rps (headroom 0.8): ${elapsed} ms, ` +
+        `[cap] 1,000 cold keys, 4 instances, cap 20 rps (headroom 0.7): ${elapsed} ms, ` +
           `busiest second ${busiest} requests`,
       )
       expect(results.map((r) => r.failures)).toEqual([{}, {}, {}, {}])
