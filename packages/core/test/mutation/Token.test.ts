@@ -57,6 +57,15 @@ describe("Token.decodeClaims at its edges", () => {
 describe("Token.make at its edges", () => {
   const request = { sessionId: "sess_1" }
 
+  it("passes the decode failure through as it is", () => {
+    expect(Token.make("a.b", request, 0)).toEqual({
+      detail: "a JWT has 3 segments, this one has 2",
+    })
+    expect(Token.make(jwtOf('{"iat":2,"exp":1}'), request, 0)).toEqual({
+      detail: "the JWT's exp is not after its iat",
+    })
+  })
+
   it("an expiry exactly at the latest Date is kept; one ms later is refused", () => {
     // received at 8.64e15 − 1000 ms with a 1 s lifetime: expires at 8.64e15 exactly.
     const last = Token.make(jwtOf('{"iat":0,"exp":1}'), request, 8.64e15 - 1000)
