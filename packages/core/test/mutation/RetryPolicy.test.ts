@@ -7,6 +7,10 @@ import { describe, expect, it } from "vitest"
 import { RetryPolicy, TokenSourceError } from "@tok/core"
 
 describe("RetryPolicy at its boundaries", () => {
+  it("the timeout marker is a registered symbol, so two copies of tok agree on it", () => {
+    expect(RetryPolicy.timeoutCause).toBe(Symbol.for("@tok/core/RetryPolicy/timeout"))
+  })
+
   it("5xx is 500 to 599: 499 and 600 are not transient", () => {
     const reason = (status: number) => RetryPolicy.transientReason(new TokenSourceError({ status }))
     expect(reason(499)).toBeUndefined()

@@ -60,7 +60,10 @@ describe("session listeners", () => {
   it("a bad session id is a typed error for callers until a good one is set", async () => {
     const tok = createTokenClient({ source: makeFakeSource().layer })
     tok.setSession("bad\nid")
-    await expect(tok.getToken()).rejects.toMatchObject({ _tag: "InvalidOptionsError" })
+    await expect(tok.getToken()).rejects.toMatchObject({
+      _tag: "InvalidOptionsError",
+      detail: "session id must not contain control characters",
+    })
     tok.setSession("sess_1")
     await expect(tok.getToken()).resolves.toMatchObject({ sessionId: "sess_1" })
     tok.setSession(null)
