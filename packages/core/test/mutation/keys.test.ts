@@ -20,6 +20,9 @@ describe("keys", () => {
       { sessionId: "s", template: "xy" },
       { sessionId: "s", organizationId: "xy" },
       { sessionId: "s", template: "y", organizationId: "x" },
+      { sessionId: "s", organizationId: "y" },
+      { sessionId: "t", organizationId: "y" },
+      { sessionId: "t", template: "x", organizationId: "y" },
     ]
     return withClient(source, (tok) =>
       Effect.gen(function* () {
@@ -63,4 +66,25 @@ describe("keys", () => {
       }),
     )
   })
+
+  it.effect(
+    "invalidate refuses a filter that is not an object, null included, and drops nothing",
+    () => {
+      const source = makeFakeSource()
+      return withClient(source, (tok) =>
+        Effect.gen(function* () {
+          yield* tok.setSession("sess_1")
+          yield* tok.getToken()
+          for (const filter of [null, "everything", 42]) {
+            const error = yield* Effect.flip(tok.invalidate(filter as never))
+            expect(error).toMatchObject({
+              _tag: "InvalidOptionsError",
+              detail: "the invalidate filter must be an object",
+            })
+          }
+          expect((yield* tok.getToken()).source).toBe("cache")
+        }),
+      )
+    },
+  )
 })
