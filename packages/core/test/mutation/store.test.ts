@@ -2,9 +2,13 @@
  * The cache as the client keeps it, at its exact boundaries (issue 21): a
  * token whose expiry falls exactly at `now + buffer` can no longer be
  * answered, so it never replaces one that can; one second longer, it does.
+ * And a cached token that is itself at that point is replaced by any fresh one.
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { TestClock } from "effect/testing"
+import { Lifecycle, TokenCache, TokenClient } from "@tok/core"
 import { makeFakeSource } from "@tok/core/testing"
 import { withClient } from "../support.ts"
 
@@ -27,5 +31,31 @@ describe("which token the cache keeps", () => {
         expect(source.requests).toHaveLength(3)
       }),
     )
+  })
+
+  it.effect("a cached token at exactly now + buffer is replaced, even by a short-lived one", () => {
+    const source = makeFakeSource()
+    const cache = TokenCache.make()
+    const layer = TokenClient.layerWithoutDefaults().pipe(
+      Layer.provide(
+        Layer.mergeAll(
+          source.layer,
+          Layer.succeed(TokenCache.TokenCache, cache),
+          Lifecycle.layerTest(Lifecycle.makeTest()),
+        ),
+      ),
+    )
+    return Effect.gen(function* () {
+      const tok = yield* TokenClient.TokenClient
+      yield* tok.setSession("sess_1")
+      const old = yield* tok.getToken()
+      // Now + buffer reaches the old token's expiry: it can no longer be answered.
+      yield* TestClock.adjust("50 seconds")
+      source.enqueue({ mint: { lifetimeSeconds: 5 } })
+      const short = yield* tok.getToken({ skipCache: true })
+      const held = [...cache.entries()].map(([, token]) => token.jwt)
+      expect(held).toEqual([short.jwt])
+      expect(held).not.toContain(old.jwt)
+    }).pipe(Effect.provide(layer))
   })
 })
