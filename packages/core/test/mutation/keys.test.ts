@@ -23,6 +23,7 @@ describe("keys", () => {
       { sessionId: "s", organizationId: "y" },
       { sessionId: "t", organizationId: "y" },
       { sessionId: "t", template: "x", organizationId: "y" },
+      { sessionId: "t", template: "z", organizationId: "y" },
     ]
     return withClient(source, (tok) =>
       Effect.gen(function* () {
