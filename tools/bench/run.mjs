@@ -147,8 +147,16 @@ const over = Object.entries(verdicts).filter(([, v]) => !v.ok)
 console.log(
   over.length === 0 ? "\nall budgets met" : `\nover budget: ${over.map(([p]) => p).join(", ")}`,
 )
+// The mutation score (`./tools/run mutate`) lives in the same file: keep it.
+const previous = (() => {
+  try {
+    return JSON.parse(readFileSync("bench-results.json", "utf8"))
+  } catch {
+    return {}
+  }
+})()
 writeFileSync(
   "bench-results.json",
-  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, results, budgets: verdicts }, null, 2)}\n`,
+  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, results, budgets: verdicts, ...(previous.mutation === undefined ? {} : { mutation: previous.mutation }) }, null, 2)}\n`,
 )
 console.log("wrote bench-results.json")

@@ -46,6 +46,7 @@ export const transientReason = (error: TokenSourceError): UnavailableReason | un
  */
 export const retryAfterOf = (error: TokenSourceError): number | undefined => {
   const ms = error.retryAfterMs
+  // Stryker disable next-line ConditionalExpression: `typeof … === "number"` is there for TypeScript; Number.isFinite alone already refuses a non-number
   return typeof ms === "number" && Number.isFinite(ms) && ms >= 0 ? ms : undefined
 }
 

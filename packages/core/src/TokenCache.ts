@@ -134,6 +134,7 @@ export const make = (options: Options = {}): Service => {
   const evictOne = (): void => {
     const now = clock.currentTimeMillisUnsafe()
     for (const queue of queues.values()) {
+      // Stryker disable next-line ConditionalExpression: an empty queue is deleted at once, so every queue in the map has a first slot
       if (queue.first !== undefined && queue.first.token.expiresAt <= now)
         return remove(queue.first)
     }

@@ -21,10 +21,12 @@ export const keyOf = (
     ? template === undefined
       ? sessionId
       : sessionId + SEP + template
-    : sessionId + SEP + (template ?? "") + SEP + SEP + organizationId
+    : // Stryker disable next-line StringLiteral: "" stands for "no template" because no template may be empty; another constant would differ only for a template of that very name
+      sessionId + SEP + (template ?? "") + SEP + SEP + organizationId
 
 /** The id of a watched key: handles with the same id share one refresher. */
 export const watchIdOf = (checked: Checked): string =>
+  // Stryker disable next-line StringLiteral: "" stands for "not given" because no given id may be empty; another constant would differ only for an id of that very name
   [checked.sessionId ?? "", checked.template ?? "", checked.organizationId ?? ""]
     .concat(String(checked.bufferMillis))
     .join(SEP)

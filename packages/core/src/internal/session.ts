@@ -33,12 +33,16 @@ export class Session {
   set(sessionId: string | null): string | null {
     const previous = this.id
     this.id = sessionId
+    // Stryker disable next-line UpdateOperator: generations are only compared for equality, so counting down tells changes apart as well
     this.generation++
+    // Stryker disable next-line ConditionalExpression: `problem` is read only while a session is set (every reader checks for null first)
     this.problem = sessionId === null ? undefined : checkSessionId(sessionId, "session id")
+    // Stryker disable ConditionalExpression,LogicalOperator,EqualityOperator: `defaultKey` is the Promise face's fast path; without it (or with a key nothing is cached under) a call takes the slow path to the same answer
     this.defaultKey =
       sessionId !== null && this.problem === undefined
         ? keyOf(sessionId, undefined, undefined)
         : undefined
+    // Stryker restore ConditionalExpression,LogicalOperator,EqualityOperator
     return previous
   }
 

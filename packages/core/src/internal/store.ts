@@ -46,6 +46,7 @@ export class Store {
   put(key: string, token: Token.Token, seq: number): Token.Token | undefined {
     const existing = this.cache.get(key)
     if (existing !== undefined) {
+      // Stryker disable next-line EqualityOperator: every put carries its own start order, so an equal one never comes; > and >= agree
       if ((this.origins.get(existing) ?? 0) > seq) return undefined
       // A token too short-lived to be answered from the cache never evicts one that is.
       const now = this.clock.currentTimeMillisUnsafe()
