@@ -40,6 +40,7 @@ export const makeEngine = (
     const ambient = yield* Effect.context<never>()
     const chosen = Context.getOrUndefined(ambient, Clock.Clock)
     const clock = chosen ?? unrefClock
+    // Stryker disable next-line ConditionalExpression: the unref'd clock is seen only by whether a Node process exits on its own, which test/nodeExit.test.ts checks in child processes, where Stryker cannot switch a mutant on
     const context = chosen === undefined ? Context.add(ambient, Clock.Clock, unrefClock) : ambient
     const source = yield* TokenSource
     const share = yield* chooseShare(resolved, source)
@@ -55,6 +56,7 @@ export const makeEngine = (
       telemetry,
     })
     yield* Effect.addFinalizer(() => engine.close())
+    // Stryker disable next-line ConditionalExpression: subscribing to the inactive share (TokenShare.none) does nothing, so always subscribing answers the same
     if (engine.sharing.active) {
       // A share that cannot listen leaves the client on its own (DESIGN §7.2).
       // (`Effect.catch`, not `Effect.ignore`: `ignore` reaches Effect's logger
