@@ -70,11 +70,16 @@ export const setFaults = async (
   return (await res.json().catch(() => ({}))) as Record<string, unknown>
 }
 
-/** The faults in force, in words: "503 for 6.2 s more · 1500 ms latency", or "none". */
-export const describeFaults = (faults: Record<string, unknown>): string => {
+/** The faults in force, in words: "503 for 6.2 s, until 14:03:07 · 1500 ms latency", or "none". */
+export const describeFaults = (faults: Record<string, unknown>, now = Date.now()): string => {
   const parts: string[] = []
   const failFor = faults.failFor as { status: number; remainingMs: number } | null | undefined
-  if (failFor) parts.push(`${failFor.status} for ${(failFor.remainingMs / 1000).toFixed(1)} s more`)
+  // The window's end as a time of day: it stays true while the line is shown
+  // (a "n s more" would be stale a second later).
+  if (failFor) {
+    const until = new Date(now + failFor.remainingMs).toLocaleTimeString("en-GB")
+    parts.push(`${failFor.status} for ${(failFor.remainingMs / 1000).toFixed(1)} s, until ${until}`)
+  }
   const fail = faults.fail as { status: number; count: number } | null | undefined
   if (fail && fail.count > 0) parts.push(`${fail.status} for the next ${fail.count} requests`)
   if (typeof faults.latencyMs === "number" && faults.latencyMs > 0)
