@@ -14,11 +14,7 @@
  * @packageDocumentation
  */
 export { ApiError } from "./ApiError.ts"
-export {
-  bearerToken,
-  DEV_SECRET_KEY,
-  startDemoApi,
-  type DemoApi,
-  type DemoApiOptions,
-} from "./server.ts"
+export { bearerToken } from "./bearer.ts"
+export { DEV_SECRET_KEY, type DemoApiOptions } from "./options.ts"
+export { startDemoApi, type DemoApi } from "./server.ts"
 export * as Verifier from "./Verifier.ts"

@@ -10,7 +10,8 @@
  * @module
  */
 import { parseArgs } from "node:util"
-import { DEV_SECRET_KEY, startDemoApi } from "./server.ts"
+import { DEV_SECRET_KEY } from "./options.ts"
+import { startDemoApi } from "./server.ts"
 
 const usage = `Usage: tok-demo-api --token-server <url> --allowed-origin <origin> [options]
 

@@ -28,74 +28,15 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net"
 import { performance } from "node:perf_hooks"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
-import * as ManagedRuntime from "effect/ManagedRuntime"
-import * as Metric from "effect/Metric"
-import * as Option from "effect/Option"
-import * as Semaphore from "effect/Semaphore"
-import * as FetchHttpClient from "effect/http/FetchHttpClient"
-import * as OtlpSerialization from "effect/observability/OtlpSerialization"
-import * as OtlpTracer from "effect/observability/OtlpTracer"
 import * as PrometheusMetrics from "effect/observability/PrometheusMetrics"
-import { TokenClient, TokenMetrics, TokenSource, type Token } from "@tok/core"
-import { DEFAULT_SECRET_KEY, redact } from "@tok/dev-server"
-import { RedisTokenShare } from "@tok/redis"
+import { TokenClient } from "@tok/core"
+import { redact } from "@tok/dev-server"
 import { ApiError, errorBody, fromTokenError } from "./ApiError.ts"
+import { bearerToken } from "./bearer.ts"
+import { makeBounded } from "./bounded.ts"
+import { DEV_SECRET_KEY, type DemoApiOptions } from "./options.ts"
+import { makeRuntime, tokenSourceLabel } from "./runtime.ts"
 import * as Verifier from "./Verifier.ts"
-
-/** The dev token server's public secret key: `@tok/dev-server`'s `DEFAULT_SECRET_KEY`. */
-export const DEV_SECRET_KEY: string = DEFAULT_SECRET_KEY
-
-/** Options of {@link startDemoApi}. */
-export interface DemoApiOptions {
-  /** The token server's base URL: issuer of the tokens, JWKS, and the Backend API tok calls. */
-  readonly tokenServerUrl: string
-  /** Browser origins that may call the API (CORS) and whose tokens are accepted (`azp`). */
-  readonly allowedOrigins: readonly string[]
-  /** The token server's secret key; default {@link DEV_SECRET_KEY}. */
-  readonly secretKey?: string
-  /** The token server's session token lifetime in seconds: longer-lived tokens are refused; default 60. */
-  readonly sessionTokenLifetime?: number
-  /** The JWT template used downstream; default `"supabase"` (audience `authenticated`). */
-  readonly template?: string
-  /** The audience the downstream service requires; default `"authenticated"`. */
-  readonly audience?: string
-  /**
-   * At most this many requests at once do their outgoing HTTP calls (the template
-   * token from the token server, then the downstream service); default 32.
-   */
-  readonly downstreamConcurrency?: number
-  /**
-   * At most this many more wait for their turn; beyond, a request is answered 503
-   * `busy` with `Retry-After` at once, before any outgoing call. Default 256.
-   */
-  readonly downstreamQueue?: number
-  /** TCP port; default 0 (chosen by the OS). */
-  readonly port?: number
-  /** Interface to bind; default 127.0.0.1. */
-  readonly host?: string
-  /** One line per request: method, path, status, time. Default: none. */
-  readonly log?: (line: string) => void
-  /**
-   * An OTLP/HTTP collector's base URL (`OTEL_EXPORTER_OTLP_ENDPOINT`): tok's
-   * spans are exported to `{endpoint}/v1/traces` as JSON. Default: no export.
-   */
-  readonly otlpEndpoint?: string | undefined
-  /**
-   * A Redis URL: tok shares tokens, fetch locks and session ends with the
-   * other demo-apis on it (`@tok/redis`). Default: none (this process alone).
-   */
-  readonly redisUrl?: string | undefined
-  /** This instance's name, in every answer (`instance`); default `"demo-api"`. */
-  readonly instance?: string | undefined
-}
-
-/** Where an answer's template token came from (the `tokenSource` field). */
-export type TokenSourceLabel = "cache" | "redis" | "fetch"
-
-/** `Token.source` as the demo shows it: a peer's token came through Redis. */
-export const tokenSourceLabel = (source: Token["source"]): TokenSourceLabel =>
-  source === "cache" ? "cache" : source === "peer" ? "redis" : "fetch"
 
 /** A running demo-api. */
 export interface DemoApi {
@@ -117,39 +58,6 @@ const reply = (status: number, body: unknown, headers?: Record<string, string>):
   ...(headers === undefined ? {} : { headers }),
 })
 
-/** Largest bearer token accepted, in characters. */
-const MAX_TOKEN_LENGTH = 16 * 1024
-
-/** The bearer token of a request, or why there is none. */
-export const bearerToken = (header: string | undefined): Effect.Effect<string, ApiError> => {
-  if (header === undefined || header.trim() === "") {
-    return Effect.fail(
-      new ApiError({
-        status: 401,
-        code: "missing_token",
-        message: "Sign in first: send the session token as Authorization: Bearer <token>.",
-      }),
-    )
-  }
-  const match = /^Bearer[ \t]+([^\s]+)[ \t]*$/i.exec(header)
-  if (match === null) {
-    return Effect.fail(
-      new ApiError({
-        status: 400,
-        code: "bad_authorization_header",
-        message: "The Authorization header must be: Bearer <token>.",
-      }),
-    )
-  }
-  const token = match[1]!
-  if (token.length > MAX_TOKEN_LENGTH) {
-    return Effect.fail(
-      new ApiError({ status: 400, code: "token_too_large", message: "The token is too large." }),
-    )
-  }
-  return Effect.succeed(token)
-}
-
 const notes = (user: string) => [
   { id: 1, text: `Notes of ${user}, read with a supabase template token minted for this call.` },
   { id: 2, text: "tok got that token through the Backend API with the secret key." },
@@ -166,80 +74,20 @@ export const startDemoApi = async (options: DemoApiOptions): Promise<DemoApi> =>
   const secretKey = options.secretKey ?? DEV_SECRET_KEY
   const instance = options.instance ?? "demo-api"
 
-  // What tok is seen through: its metrics in this server's own registry (served
-  // at /metrics), its spans exported over OTLP when a collector is configured.
-  const traces =
-    options.otlpEndpoint === undefined
-      ? Layer.empty
-      : OtlpTracer.layer({
-          url: `${options.otlpEndpoint.replace(/\/+$/, "")}/v1/traces`,
-          resource: { serviceName: "tok-demo-api" },
-          exportInterval: "2 seconds",
-        }).pipe(Layer.provide([FetchHttpClient.layer, OtlpSerialization.layerJson]))
-  const observability = Layer.mergeAll(
-    Layer.succeed(Metric.MetricRegistry, new Map()),
-    TokenMetrics.layerAll,
-    traces,
-  )
-  // A fleet: tokens, fetch locks and session ends shared through Redis.
-  const share =
-    options.redisUrl === undefined
-      ? Layer.empty
-      : RedisTokenShare.layerNode({ redis: { url: options.redisUrl }, instanceId: instance })
-  // tok on a server: one client for every session, each call naming its session.
-  const layer = Layer.mergeAll(
-    TokenClient.layer().pipe(
-      Layer.provide(
-        TokenSource.clerkBackendApi({
-          baseUrl: tokenServer,
-          secretKey,
-        }),
-      ),
-      Layer.provide(share),
-    ),
-    Verifier.layer({
-      issuer: tokenServer,
-      allowedOrigins: [...allowedOrigins],
-      ...(options.sessionTokenLifetime === undefined
-        ? {}
-        : { sessionTokenLifetime: options.sessionTokenLifetime }),
-    }),
-  ).pipe(Layer.provideMerge(observability))
-  const runtime = ManagedRuntime.make(layer)
+  // Outgoing calls are bounded (bounded.ts); bad bounds throw before anything starts.
+  const bounded = makeBounded(options.downstreamConcurrency ?? 32, options.downstreamQueue ?? 256)
+  const runtime = makeRuntime({
+    tokenServer,
+    secretKey,
+    allowedOrigins: [...allowedOrigins],
+    instance,
+    sessionTokenLifetime: options.sessionTokenLifetime,
+    otlpEndpoint: options.otlpEndpoint,
+    redisUrl: options.redisUrl,
+  })
   // With Redis, connect before listening: a Redis that is not there fails the start.
   if (options.redisUrl !== undefined) await runtime.runPromise(Effect.void)
   let selfUrl = ""
-
-  // Outgoing calls are bounded: `slots` run at once, `admitted` may run or wait.
-  // Unbounded, a burst of requests opens a socket each (to the token server and
-  // downstream) until file descriptors and memory run out, and answers 502.
-  const concurrency = options.downstreamConcurrency ?? 32
-  const queue = options.downstreamQueue ?? 256
-  if (!Number.isInteger(concurrency) || concurrency < 1 || !Number.isInteger(queue) || queue < 0) {
-    throw new Error("downstreamConcurrency must be ≥ 1 and downstreamQueue ≥ 0 (whole numbers)")
-  }
-  const slots = Semaphore.makeUnsafe(concurrency)
-  const admitted = Semaphore.makeUnsafe(concurrency + queue)
-  const bounded = <A, E, R>(work: Effect.Effect<A, E, R>): Effect.Effect<A, E | ApiError, R> =>
-    Semaphore.withPermitsIfAvailable(
-      admitted,
-      1,
-    )(Semaphore.withPermits(slots, 1)(work)).pipe(
-      Effect.flatMap(
-        Option.match({
-          onNone: () =>
-            Effect.fail(
-              new ApiError({
-                status: 503,
-                code: "busy",
-                message: "Too many requests in progress: try again shortly.",
-                retryAfterSeconds: 1,
-              }),
-            ),
-          onSome: (value: A) => Effect.succeed(value),
-        }),
-      ),
-    )
 
   /** `GET /downstream/notes` with a template token: its status and JSON body. */
   const callDownstream = (jwt: string) =>
