@@ -30,7 +30,10 @@
  * bound to their key: someone who can read Redis cannot replay a token, and
  * a value that does not open, or is not a well-formed token for its key, is
  * ignored. Events are sealed with the same key, bound to the channel: an
- * event that does not open (forged by anyone who can `PUBLISH`) is ignored.
+ * event that does not open (forged by anyone who can `PUBLISH`) is ignored,
+ * and so is one replayed: a sealed event carries when it was sent and a
+ * random id, and is heard once, within 30 s after (5 s before) it was sent
+ * by the receiver's `Clock`. Sealed events of older versions (no time) are ignored.
  * @module
  */
 import * as NodeRedis from "@effect/platform-node/NodeRedis"

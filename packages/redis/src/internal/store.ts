@@ -8,6 +8,7 @@
  * dropped, so the client fetches on its own (DESIGN §7 guarantee 2).
  * @internal
  */
+import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -19,6 +20,7 @@ import type * as Scope from "effect/Scope"
 import type { TokenRequest } from "@tok/core"
 import { decodePayload, encodePayload, generationKey, keysOf, type Keys } from "./codec.ts"
 import type { Sealer } from "./crypto.ts"
+import { makeReplayGuard } from "./replay.ts"
 import {
   dropScript,
   ENDED,
@@ -115,6 +117,11 @@ export const make = Effect.fnUntraced(function* (config: StoreConfig) {
   const eventAad = `event:${channel}`
   const genKey = generationKey(config.prefix)
   const timeout = Duration.millis(config.redisTimeout)
+  // Sealed events carry when they were sent and a random id; each is heard
+  // once, while fresh (see replay.ts). The clock is the one in context when
+  // the store is built (Effect's `Clock`, so tests can set it).
+  const clock = yield* Clock.Clock
+  const guard = makeReplayGuard(() => clock.currentTimeMillisUnsafe())
 
   /** One Redis operation: bounded, behind the breaker, `undefined` on any failure. */
   const guarded = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A | undefined> =>
@@ -305,22 +312,53 @@ export const make = Effect.fnUntraced(function* (config: StoreConfig) {
     })
   }
 
-  /** An event as it goes on the channel: JSON, sealed when a key is configured. */
+  /**
+   * An event as it goes on the channel: JSON, or sealed when a key is
+   * configured, with when it was sent (`ts`) and a random id (`id`) inside.
+   */
   function eventText(event: Record<string, unknown>): Effect.Effect<string> {
-    const text = JSON.stringify({ o: config.instanceId, ...event })
-    return config.sealer === undefined
-      ? Effect.succeed(text)
-      : Effect.promise(() => config.sealer!.seal(text, eventAad))
+    const sealer = config.sealer
+    if (sealer === undefined)
+      return Effect.succeed(JSON.stringify({ o: config.instanceId, ...event }))
+    return Effect.promise(() => {
+      const stamped = {
+        o: config.instanceId,
+        ...event,
+        ts: clock.currentTimeMillisUnsafe(),
+        id: eventId(),
+      }
+      return sealer.seal(JSON.stringify(stamped), eventAad)
+    })
   }
 
-  /** An event off the channel; `undefined` when it does not open (with a key) or does not parse. */
-  const eventOf = (text: string): Effect.Effect<Record<string, unknown> | undefined> =>
-    config.sealer === undefined
-      ? Effect.sync(() => parseEvent(text))
-      : Effect.map(
-          Effect.promise(() => config.sealer!.open(text, eventAad)),
-          (plaintext) => (plaintext === undefined ? undefined : parseEvent(plaintext)),
-        )
+  /**
+   * An event off the channel; `undefined` when it does not parse or, with a
+   * key, does not open, carries no time or id (sealed by an older version),
+   * is stale or from too far ahead, or was heard before.
+   */
+  const eventOf = (text: string): Effect.Effect<Record<string, unknown> | undefined> => {
+    const sealer = config.sealer
+    if (sealer === undefined) return Effect.sync(() => parseEvent(text))
+    return Effect.flatMap(
+      Effect.promise(() => sealer.open(text, eventAad)),
+      (plaintext) => {
+        const event = plaintext === undefined ? undefined : parseEvent(plaintext)
+        if (event === undefined) return Effect.undefined
+        const { ts, id } = event
+        const refused =
+          typeof ts !== "number" || typeof id !== "string" || id.length === 0 || id.length > 64
+            ? "unstamped"
+            : guard.admit(ts, id)
+        // Only why: never the event, which names a session.
+        return refused === undefined
+          ? Effect.succeed(event)
+          : Effect.as(
+              Effect.logDebug(`tok/redis: a sealed event was ignored (${refused})`),
+              undefined,
+            )
+      },
+    )
+  }
 
   const publish = (event: Record<string, unknown>) =>
     Effect.flatMap(eventText(event), (text) => guarded(redis.send("PUBLISH", channel, text)))
@@ -425,6 +463,10 @@ export const make = Effect.fnUntraced(function* (config: StoreConfig) {
 
   return { read, write, lock, endSession, invalidate, listen, peers } satisfies Store
 })
+
+/** A random id for an event: 96 bits, base64url. */
+const eventId = (): string =>
+  Buffer.from(crypto.getRandomValues(new Uint8Array(12))).toString("base64url")
 
 const parseEvent = (text: string): Record<string, unknown> | undefined => {
   try {
