@@ -146,11 +146,13 @@ describe("RedisTokenShare", () => {
     const { request } = await signedIn()
     await run((scope) =>
       Effect.gen(function* () {
-        const [a, b] = yield* shares(scope, 2, { prefix, lockTtl: 600 })
+        // A lease of 1.2 s, renewed every 400 ms: a loaded machine (CI runs
+        // projects side by side) may stall a renewal a few hundred ms.
+        const [a, b] = yield* shares(scope, 2, { prefix, lockTtl: 1200 })
         const holder = yield* Scope.make()
         expect(yield* a!.lock(request, 100).pipe(Scope.provide(holder))).toBe(true)
         // Held for three lifetimes of the lease: renewed.
-        yield* Effect.sleep("1800 millis")
+        yield* Effect.sleep("3600 millis")
         expect(yield* Effect.scoped(b!.lock(request, 50))).toBe(false)
         yield* Scope.close(holder, Exit.void)
         expect(yield* Effect.scoped(b!.lock(request, 50))).toBe(true)

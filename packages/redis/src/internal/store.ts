@@ -20,7 +20,7 @@ import type * as Scope from "effect/Scope"
 import type { TokenRequest } from "@tok/core"
 import { decodePayload, encodePayload, generationKey, keysOf, type Keys } from "./codec.ts"
 import type { Sealer } from "./crypto.ts"
-import { makeReplayGuard } from "./replay.ts"
+import { makeEventCodec } from "./events.ts"
 import {
   dropScript,
   ENDED,
@@ -111,17 +111,18 @@ export const make = Effect.fnUntraced(function* (config: StoreConfig) {
     openDuration: "1 second",
   }).pipe(Effect.provide(CircuitBreaker.layerStoreMemory()))
   const channel = `${config.prefix}events`
-  // Events are sealed with the values' key, bound to the channel. The
-  // additional data never contains "{", every token key does: a sealed
-  // token value published as an event does not open, nor the reverse.
-  const eventAad = `event:${channel}`
   const genKey = generationKey(config.prefix)
   const timeout = Duration.millis(config.redisTimeout)
-  // Sealed events carry when they were sent and a random id; each is heard
-  // once, while fresh (see replay.ts). The clock is the one in context when
-  // the store is built (Effect's `Clock`, so tests can set it).
+  // Events, sealed with the values' key when there is one (events.ts). Their
+  // clock is the one in context when the store is built (Effect's `Clock`,
+  // so tests can set it).
   const clock = yield* Clock.Clock
-  const guard = makeReplayGuard(() => clock.currentTimeMillisUnsafe())
+  const events = makeEventCodec({
+    instanceId: config.instanceId,
+    channel,
+    sealer: config.sealer,
+    now: () => clock.currentTimeMillisUnsafe(),
+  })
 
   /** One Redis operation: bounded, behind the breaker, `undefined` on any failure. */
   const guarded = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A | undefined> =>
@@ -212,7 +213,7 @@ export const make = Effect.fnUntraced(function* (config: StoreConfig) {
           config.sealer === undefined
             ? plaintext
             : yield* Effect.promise(() => config.sealer!.seal(plaintext, keys.token))
-        const message = yield* eventText({ t: "token", k: keys.token })
+        const message = yield* events.encode({ t: "token", k: keys.token })
         yield* guarded(redis.eval(writeScript)(keys, indexOf(keys), value, ttl, channel, message))
       }).pipe(
         Effect.ensuring(
@@ -312,56 +313,8 @@ export const make = Effect.fnUntraced(function* (config: StoreConfig) {
     })
   }
 
-  /**
-   * An event as it goes on the channel: JSON, or sealed when a key is
-   * configured, with when it was sent (`ts`) and a random id (`id`) inside.
-   */
-  function eventText(event: Record<string, unknown>): Effect.Effect<string> {
-    const sealer = config.sealer
-    if (sealer === undefined)
-      return Effect.succeed(JSON.stringify({ o: config.instanceId, ...event }))
-    return Effect.promise(() => {
-      const stamped = {
-        o: config.instanceId,
-        ...event,
-        ts: clock.currentTimeMillisUnsafe(),
-        id: eventId(),
-      }
-      return sealer.seal(JSON.stringify(stamped), eventAad)
-    })
-  }
-
-  /**
-   * An event off the channel; `undefined` when it does not parse or, with a
-   * key, does not open, carries no time or id (sealed by an older version),
-   * is stale or from too far ahead, or was heard before.
-   */
-  const eventOf = (text: string): Effect.Effect<Record<string, unknown> | undefined> => {
-    const sealer = config.sealer
-    if (sealer === undefined) return Effect.sync(() => parseEvent(text))
-    return Effect.flatMap(
-      Effect.promise(() => sealer.open(text, eventAad)),
-      (plaintext) => {
-        const event = plaintext === undefined ? undefined : parseEvent(plaintext)
-        if (event === undefined) return Effect.undefined
-        const { ts, id } = event
-        const refused =
-          typeof ts !== "number" || typeof id !== "string" || id.length === 0 || id.length > 64
-            ? "unstamped"
-            : guard.admit(ts, id)
-        // Only why: never the event, which names a session.
-        return refused === undefined
-          ? Effect.succeed(event)
-          : Effect.as(
-              Effect.logDebug(`tok/redis: a sealed event was ignored (${refused})`),
-              undefined,
-            )
-      },
-    )
-  }
-
   const publish = (event: Record<string, unknown>) =>
-    Effect.flatMap(eventText(event), (text) => guarded(redis.send("PUBLISH", channel, text)))
+    Effect.flatMap(events.encode(event), (text) => guarded(redis.send("PUBLISH", channel, text)))
 
   const endSession = (sessionId: string): Effect.Effect<void> =>
     Effect.gen(function* () {
@@ -440,7 +393,7 @@ export const make = Effect.fnUntraced(function* (config: StoreConfig) {
         yield* Deferred.succeed(subscribed, undefined)
         // One at a time, in the order Redis delivered them.
         yield* Queue.take(queue).pipe(
-          Effect.flatMap((message) => eventOf(message.message)),
+          Effect.flatMap((message) => events.decode(message.message)),
           Effect.map((event) => (event === undefined ? undefined : onMessage(listener, event))),
           Effect.forever,
         )
@@ -463,21 +416,6 @@ export const make = Effect.fnUntraced(function* (config: StoreConfig) {
 
   return { read, write, lock, endSession, invalidate, listen, peers } satisfies Store
 })
-
-/** A random id for an event: 96 bits, base64url. */
-const eventId = (): string =>
-  Buffer.from(crypto.getRandomValues(new Uint8Array(12))).toString("base64url")
-
-const parseEvent = (text: string): Record<string, unknown> | undefined => {
-  try {
-    const value: unknown = JSON.parse(text)
-    return typeof value === "object" && value !== null
-      ? (value as Record<string, unknown>)
-      : undefined
-  } catch {
-    return undefined
-  }
-}
 
 /** Whether the token key `key` (under `prefix`) is one `filter` matches. */
 const matches = (
