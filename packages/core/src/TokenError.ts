@@ -57,7 +57,7 @@ export class TokenRequestError extends Data.TaggedError("TokenRequestError")<{
 const hints: ReadonlyMap<string, string> = new Map([
   [
     "dev_browser_unauthenticated",
-    ": this Clerk development instance needs the dev-browser token (__clerk_db_jwt), and it was missing, unknown or expired — let clerk-js set it up, or pass devBrowserToken",
+    ": the dev-browser token (__clerk_db_jwt) is missing or expired; load clerk-js, or pass devBrowserToken",
   ],
 ])
 

@@ -152,27 +152,19 @@ const frontendPlan = (
   const token = clerkKeys.checkDevBrowserToken(devBrowserToken)
   if (publishableKey === undefined) {
     if (proxyUrl !== undefined) {
-      throw new InvalidOptionsError({
-        detail: "proxyUrl goes with publishableKey; with baseUrl, baseUrl is where requests go",
-      })
+      throw new InvalidOptionsError({ detail: "proxyUrl goes with publishableKey, not baseUrl" })
     }
     if (baseUrl === undefined) {
-      throw new InvalidOptionsError({
-        detail: "clerkFrontendApi needs publishableKey (pk_test_… or pk_live_…) or baseUrl",
-      })
+      throw new InvalidOptionsError({ detail: "clerkFrontendApi needs publishableKey or baseUrl" })
     }
     return { baseUrl: checkBaseUrl(options), devBrowserToken: token }
   }
   if (baseUrl !== undefined) {
-    throw new InvalidOptionsError({
-      detail: "give publishableKey or baseUrl, not both (to send requests elsewhere, use proxyUrl)",
-    })
+    throw new InvalidOptionsError({ detail: "publishableKey or baseUrl, not both (see proxyUrl)" })
   }
   const key = parsePublishableKey(publishableKey)
   if (key.instanceType === "production" && token !== undefined) {
-    throw new InvalidOptionsError({
-      detail: "devBrowserToken is for development instances (pk_test_ keys); this key is pk_live_",
-    })
+    throw new InvalidOptionsError({ detail: "devBrowserToken is for development instances only" })
   }
   return {
     baseUrl: proxyUrl === undefined ? key.frontendApiUrl : clerkKeys.checkProxyUrl(proxyUrl),
@@ -201,8 +193,7 @@ const devBrowserQuery =
       throw new TokenSourceError({
         status: 401,
         code: "dev_browser_unauthenticated",
-        message:
-          "no dev-browser token for this development instance: load clerk-js, or pass devBrowserToken",
+        message: "no dev-browser token: load clerk-js, or pass devBrowserToken",
       })
     }
     return `?${clerkKeys.DEV_BROWSER_COOKIE}=${encodeURIComponent(value)}`
