@@ -48,18 +48,14 @@ export class TokenRequestError extends Data.TaggedError("TokenRequestError")<{
       ...fields,
       message: `The token request was refused with HTTP ${fields.status}${
         fields.code === undefined ? "" : ` (${fields.code})`
-      }${(fields.code !== undefined && hints.get(fields.code)) || ""}`,
+      }${fields.code === "dev_browser_unauthenticated" ? DEV_BROWSER_HINT : ""}`,
     })
   }
 }
 
-/** What a person can do about a refusal, by its code. */
-const hints: ReadonlyMap<string, string> = new Map([
-  [
-    "dev_browser_unauthenticated",
-    ": the dev-browser token (__clerk_db_jwt) is missing or expired; load clerk-js, or pass devBrowserToken",
-  ],
-])
+/** What a person can do about a refused dev-browser token. */
+const DEV_BROWSER_HINT =
+  ": the dev-browser token (__clerk_db_jwt) is missing or expired; load clerk-js, or pass devBrowserToken"
 
 /** Why a token could not be had after retrying. */
 export type UnavailableReason = "network" | "timeout" | "server" | "rate-limited"

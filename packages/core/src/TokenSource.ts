@@ -366,7 +366,8 @@ const readCapped = async (response: Response, status: number): Promise<string> =
     return ""
   }
   const reader = response.body.getReader()
-  const chunks: Array<Uint8Array> = []
+  const decoder = new TextDecoder()
+  let text = ""
   let size = 0
   for (;;) {
     let step: ReadableStreamReadResult<Uint8Array>
@@ -381,15 +382,9 @@ const readCapped = async (response: Response, status: number): Promise<string> =
       await reader.cancel().catch(() => undefined)
       throw new TokenSourceError({ status, message: "the answer is larger than 1 MiB" })
     }
-    chunks.push(step.value)
+    text += decoder.decode(step.value, { stream: true })
   }
-  const all = new Uint8Array(size)
-  let offset = 0
-  for (const chunk of chunks) {
-    all.set(chunk, offset)
-    offset += chunk.byteLength
-  }
-  return new TextDecoder().decode(all)
+  return text + decoder.decode()
 }
 
 const errorCode = (text: string): string | undefined => {

@@ -145,10 +145,7 @@ export const createTokenClient = (config: TokClientConfig): TokClient => {
   const engine: Engine = Effect.runSync(
     Effect.gen(function* () {
       const context = yield* buildDeps(config, resolved.maxEntries, scope)
-      return yield* makeEngine(resolvedConfig(config)).pipe(
-        Effect.provideContext(context),
-        Scope.provide(scope),
-      )
+      return yield* makeEngine(config).pipe(Effect.provideContext(context), Scope.provide(scope))
     }),
   )
   engine.setSession(initialSession)
@@ -300,19 +297,6 @@ const buildDeps = (
       TokenSource.TokenSource | TokenCache.TokenCache | Lifecycle.Lifecycle
     >
   })
-
-/** The `TokenClient.layer` options of a Promise-face config, without its own keys. */
-const resolvedConfig = (config: TokClientConfig): Config => ({
-  expirationBuffer: config.expirationBuffer,
-  retry: config.retry,
-  requestTimeout: config.requestTimeout,
-  maxEntries: config.maxEntries,
-  autoRefresh: config.autoRefresh,
-  refreshJitter: config.refreshJitter,
-  traceSessionId: config.traceSessionId,
-  instance: config.instance,
-  share: config.share,
-})
 
 /** Clerk's Frontend API as a source (see `TokenSource.clerkFrontendApi`). */
 export const clerkFrontendApi: (options: TokenSource.FrontendApiOptions) => Source =

@@ -41,11 +41,10 @@ const decodeBase64 = (input: string): string | undefined => {
 }
 
 /** `host[:port]` of a name or an IP, IPv6 in brackets. */
-const AUTHORITY =
-  /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/
+const AUTHORITY = /^(?:[a-z\d]+(?:(?:-+|\.)[a-z\d]+)*\.?|\[[\da-f:.]+\])(?::\d{1,5})?$/i
 
 /** A path of plain URL characters: no query, fragment, backslash, space or control character. */
-const PATH = /^(?:\/[A-Za-z0-9._~!$&'()*+,;=:@%-]*)*$/
+const PATH = /^[\w.~!$&'()*+,;=:@%/-]*$/
 
 /** Whether a URL's hostname is a loopback address or name. */
 export const isLoopbackHost = (hostname: string): boolean => {
@@ -54,7 +53,7 @@ export const isLoopbackHost = (hostname: string): boolean => {
     host === "localhost" ||
     host.endsWith(".localhost") ||
     host === "[::1]" ||
-    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
+    /^127(\.\d{1,3}){3}$/.test(host)
   )
 }
 
