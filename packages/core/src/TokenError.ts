@@ -55,7 +55,7 @@ export class TokenRequestError extends Data.TaggedError("TokenRequestError")<{
 
 /** What a person can do about a refused dev-browser token. */
 const DEV_BROWSER_HINT =
-  ": the dev-browser token (__clerk_db_jwt) is missing or expired; load clerk-js, or pass devBrowserToken"
+  ": the dev-browser token (__clerk_db_jwt) is missing, unknown or expired; load clerk-js, or pass devBrowserToken"
 
 /** Why a token could not be had after retrying. */
 export type UnavailableReason = "network" | "timeout" | "server" | "rate-limited"
