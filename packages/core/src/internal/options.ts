@@ -135,7 +135,7 @@ export const checkSessionId = (id: unknown, name = "sessionId"): InvalidOptionsE
  * The first of `names` whose value in `o` is neither `undefined` nor of
  * `type`, as a problem; `undefined` if there is none.
  */
-const typeProblem = (
+export const typeProblem = (
   o: Record<string, unknown>,
   type: "boolean" | "function",
   names: ReadonlyArray<string>,

@@ -18,6 +18,7 @@ import { InvalidOptionsError, type TokenError } from "../TokenError.ts"
 import type * as TokenEvents from "../TokenEvents.ts"
 import { type ClientRecorder, CurrentRecorder, CurrentTracing, type Tracing } from "./recorder.ts"
 import { failureReason } from "./reasons.ts"
+import { typeProblem } from "./options.ts"
 import type { TokenRequest, TokenSourceError } from "../TokenSource.ts"
 
 /** Telemetry options of a client (part of its config). */
@@ -31,20 +32,17 @@ export interface TelemetryOptions {
 /** Checks the telemetry fields of a client's config. */
 export const checkTelemetry = (config: unknown): TelemetryOptions | InvalidOptionsError => {
   const c = (typeof config === "object" && config !== null ? config : {}) as Record<string, unknown>
-  if (c.traceSessionId !== undefined && typeof c.traceSessionId !== "boolean") {
-    return new InvalidOptionsError({ detail: "traceSessionId must be a boolean" })
-  }
   const instance = c.instance
-  if (
-    instance !== undefined &&
-    (typeof instance !== "string" || instance.length === 0 || instance.length > 64)
-  ) {
-    return new InvalidOptionsError({ detail: "instance must be a string of 1 to 64 characters" })
-  }
-  return {
-    traceSessionId: c.traceSessionId as boolean | undefined,
-    instance: instance as string | undefined,
-  }
+  return (
+    typeProblem(c, "boolean", ["traceSessionId"]) ??
+    (instance === undefined ||
+    (typeof instance === "string" && instance.length > 0 && instance.length <= 64)
+      ? {
+          traceSessionId: c.traceSessionId as boolean | undefined,
+          instance: instance as string | undefined,
+        }
+      : new InvalidOptionsError({ detail: "instance must be a string of 1 to 64 characters" }))
+  )
 }
 
 let instances = 0
