@@ -7,6 +7,7 @@
  * @module
  */
 import * as Data from "effect/Data"
+import { quoted } from "./internal/redact.ts"
 
 /** No session is signed in, or the server said the session has ended (401). */
 export class NotSignedInError extends Data.TaggedError("NotSignedInError")<{
@@ -32,7 +33,7 @@ export class TemplateNotFoundError extends Data.TaggedError("TemplateNotFoundErr
   constructor(fields: { readonly template: string }) {
     super({
       ...fields,
-      message: `The server has no JWT template named ${JSON.stringify(clip(fields.template))}`,
+      message: `The server has no JWT template named ${quoted(fields.template)}`,
     })
   }
 }
@@ -137,5 +138,3 @@ const tags = new Set([
 /** Whether a value is one of the `TokenError` classes. */
 export const isTokenError = (u: unknown): u is TokenError =>
   typeof u === "object" && u !== null && tags.has((u as { _tag?: unknown })._tag as string)
-
-const clip = (s: string): string => (s.length > 80 ? `${s.slice(0, 77)}...` : s)

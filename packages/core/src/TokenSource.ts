@@ -143,10 +143,9 @@ const frontendApi = (options: FrontendApiOptions): Layer.Layer<TokenSource> => {
 const frontendPlan = (
   options: FrontendApiOptions,
 ): { readonly baseUrl: string; readonly devBrowserToken: DevBrowserTokenFn | undefined } => {
+  const takes = "clerkFrontendApi takes { publishableKey } or { baseUrl }"
   if (typeof options !== "object" || options === null) {
-    throw new InvalidOptionsError({
-      detail: "clerkFrontendApi takes { publishableKey } or { baseUrl }",
-    })
+    throw new InvalidOptionsError({ detail: takes })
   }
   const { publishableKey, baseUrl, proxyUrl, devBrowserToken } = options
   const token = clerkKeys.checkDevBrowserToken(devBrowserToken)
@@ -155,7 +154,7 @@ const frontendPlan = (
       throw new InvalidOptionsError({ detail: "proxyUrl goes with publishableKey, not baseUrl" })
     }
     if (baseUrl === undefined) {
-      throw new InvalidOptionsError({ detail: "clerkFrontendApi needs publishableKey or baseUrl" })
+      throw new InvalidOptionsError({ detail: takes })
     }
     return { baseUrl: checkBaseUrl(options), devBrowserToken: token }
   }

@@ -16,6 +16,7 @@
  */
 import { InvalidOptionsError } from "../TokenError.ts"
 import { decodeBase64UrlToString } from "./base64url.ts"
+import { quoted } from "./redact.ts"
 
 /** What a publishable key says. */
 export interface PublishableKey {
@@ -66,10 +67,7 @@ const frontendApiUrl = (frontendApi: string): string | InvalidOptionsError => {
   const slash = frontendApi.indexOf("/")
   const authority = slash === -1 ? frontendApi : frontendApi.slice(0, slash)
   const path = slash === -1 ? "" : frontendApi.slice(slash)
-  const shown = JSON.stringify(
-    frontendApi.length > 80 ? `${frontendApi.slice(0, 77)}...` : frontendApi,
-  )
-  const bad = (why: string) => invalid(`publishableKey's host ${shown} ${why}`)
+  const bad = (why: string) => invalid(`publishableKey's host ${quoted(frontendApi)} ${why}`)
   if (frontendApi.includes("://")) return bad("has a scheme")
   if (!AUTHORITY.test(authority) || !PATH.test(path) || !URL.canParse(`http://${authority}`)) {
     return bad("is not a host name")
