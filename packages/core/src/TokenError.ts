@@ -7,6 +7,7 @@
  * @module
  */
 import * as Data from "effect/Data"
+import { quoted } from "./internal/redact.ts"
 
 /** No session is signed in, or the server said the session has ended (401). */
 export class NotSignedInError extends Data.TaggedError("NotSignedInError")<{
@@ -32,7 +33,7 @@ export class TemplateNotFoundError extends Data.TaggedError("TemplateNotFoundErr
   constructor(fields: { readonly template: string }) {
     super({
       ...fields,
-      message: `The server has no JWT template named ${JSON.stringify(clip(fields.template))}`,
+      message: `The server has no JWT template named ${quoted(fields.template)}`,
     })
   }
 }
@@ -48,18 +49,14 @@ export class TokenRequestError extends Data.TaggedError("TokenRequestError")<{
       ...fields,
       message: `The token request was refused with HTTP ${fields.status}${
         fields.code === undefined ? "" : ` (${fields.code})`
-      }${(fields.code !== undefined && hints.get(fields.code)) || ""}`,
+      }${fields.code === "dev_browser_unauthenticated" ? DEV_BROWSER_HINT : ""}`,
     })
   }
 }
 
-/** What a person can do about a refusal, by its code. */
-const hints: ReadonlyMap<string, string> = new Map([
-  [
-    "dev_browser_unauthenticated",
-    ": this Clerk development instance needs the dev-browser token (__clerk_db_jwt), and it was missing, unknown or expired — let clerk-js set it up, or pass devBrowserToken",
-  ],
-])
+/** What a person can do about a refused dev-browser token. */
+const DEV_BROWSER_HINT =
+  ": the dev-browser token (__clerk_db_jwt) is missing, unknown or expired; load clerk-js, or pass devBrowserToken"
 
 /** Why a token could not be had after retrying. */
 export type UnavailableReason = "network" | "timeout" | "server" | "rate-limited"
@@ -141,5 +138,3 @@ const tags = new Set([
 /** Whether a value is one of the `TokenError` classes. */
 export const isTokenError = (u: unknown): u is TokenError =>
   typeof u === "object" && u !== null && tags.has((u as { _tag?: unknown })._tag as string)
-
-const clip = (s: string): string => (s.length > 80 ? `${s.slice(0, 77)}...` : s)

@@ -143,36 +143,27 @@ const frontendApi = (options: FrontendApiOptions): Layer.Layer<TokenSource> => {
 const frontendPlan = (
   options: FrontendApiOptions,
 ): { readonly baseUrl: string; readonly devBrowserToken: DevBrowserTokenFn | undefined } => {
+  const takes = "clerkFrontendApi takes { publishableKey } or { baseUrl }"
   if (typeof options !== "object" || options === null) {
-    throw new InvalidOptionsError({
-      detail: "clerkFrontendApi takes { publishableKey } or { baseUrl }",
-    })
+    throw new InvalidOptionsError({ detail: takes })
   }
   const { publishableKey, baseUrl, proxyUrl, devBrowserToken } = options
   const token = clerkKeys.checkDevBrowserToken(devBrowserToken)
   if (publishableKey === undefined) {
     if (proxyUrl !== undefined) {
-      throw new InvalidOptionsError({
-        detail: "proxyUrl goes with publishableKey; with baseUrl, baseUrl is where requests go",
-      })
+      throw new InvalidOptionsError({ detail: "proxyUrl goes with publishableKey, not baseUrl" })
     }
     if (baseUrl === undefined) {
-      throw new InvalidOptionsError({
-        detail: "clerkFrontendApi needs publishableKey (pk_test_… or pk_live_…) or baseUrl",
-      })
+      throw new InvalidOptionsError({ detail: takes })
     }
     return { baseUrl: checkBaseUrl(options), devBrowserToken: token }
   }
   if (baseUrl !== undefined) {
-    throw new InvalidOptionsError({
-      detail: "give publishableKey or baseUrl, not both (to send requests elsewhere, use proxyUrl)",
-    })
+    throw new InvalidOptionsError({ detail: "publishableKey or baseUrl, not both (see proxyUrl)" })
   }
   const key = parsePublishableKey(publishableKey)
   if (key.instanceType === "production" && token !== undefined) {
-    throw new InvalidOptionsError({
-      detail: "devBrowserToken is for development instances (pk_test_ keys); this key is pk_live_",
-    })
+    throw new InvalidOptionsError({ detail: "devBrowserToken is for development instances only" })
   }
   return {
     baseUrl: proxyUrl === undefined ? key.frontendApiUrl : clerkKeys.checkProxyUrl(proxyUrl),
@@ -201,8 +192,7 @@ const devBrowserQuery =
       throw new TokenSourceError({
         status: 401,
         code: "dev_browser_unauthenticated",
-        message:
-          "no dev-browser token for this development instance: load clerk-js, or pass devBrowserToken",
+        message: "no dev-browser token: load clerk-js, or pass devBrowserToken",
       })
     }
     return `?${clerkKeys.DEV_BROWSER_COOKIE}=${encodeURIComponent(value)}`
@@ -375,7 +365,8 @@ const readCapped = async (response: Response, status: number): Promise<string> =
     return ""
   }
   const reader = response.body.getReader()
-  const chunks: Array<Uint8Array> = []
+  const decoder = new TextDecoder()
+  let text = ""
   let size = 0
   for (;;) {
     let step: ReadableStreamReadResult<Uint8Array>
@@ -390,15 +381,9 @@ const readCapped = async (response: Response, status: number): Promise<string> =
       await reader.cancel().catch(() => undefined)
       throw new TokenSourceError({ status, message: "the answer is larger than 1 MiB" })
     }
-    chunks.push(step.value)
+    text += decoder.decode(step.value, { stream: true })
   }
-  const all = new Uint8Array(size)
-  let offset = 0
-  for (const chunk of chunks) {
-    all.set(chunk, offset)
-    offset += chunk.byteLength
-  }
-  return new TextDecoder().decode(all)
+  return text + decoder.decode()
 }
 
 const errorCode = (text: string): string | undefined => {

@@ -126,21 +126,17 @@ export const createTokenClient = (config: TokClientConfig): TokClient => {
   const resolved = checkConfig(config)
   if (resolved instanceof InvalidOptionsError) throw resolved
   if (!Layer.isLayer(config.source as unknown)) {
-    throw new InvalidOptionsError({
-      detail: "source is required: clerkFrontendApi(…), clerkBackendApi(…) or fromFunction(…)",
-    })
+    throw new InvalidOptionsError({ detail: "source must be a Layer (clerkFrontendApi(…), …)" })
   }
   if (config.lifecycle !== undefined && !Layer.isLayer(config.lifecycle as unknown)) {
     throw new InvalidOptionsError({ detail: "lifecycle must be a Layer of Lifecycle" })
   }
   if (config.observability !== undefined && !Layer.isLayer(config.observability as unknown)) {
-    throw new InvalidOptionsError({
-      detail: "observability must be a Layer (TokenMetrics.layer, …)",
-    })
+    throw new InvalidOptionsError({ detail: "observability must be a Layer" })
   }
   const initialSession = config.session ?? null
   if (initialSession !== null && typeof initialSession !== "string") {
-    throw new InvalidOptionsError({ detail: "session must be a session id string or null" })
+    throw new InvalidOptionsError({ detail: "session must be a string or null" })
   }
   const scope = Scope.makeUnsafe()
   // The engine without the `TokenClient` service: its streams (`session.changes`,
@@ -149,10 +145,7 @@ export const createTokenClient = (config: TokClientConfig): TokClient => {
   const engine: Engine = Effect.runSync(
     Effect.gen(function* () {
       const context = yield* buildDeps(config, resolved.maxEntries, scope)
-      return yield* makeEngine(resolvedConfig(config)).pipe(
-        Effect.provideContext(context),
-        Scope.provide(scope),
-      )
+      return yield* makeEngine(config).pipe(Effect.provideContext(context), Scope.provide(scope))
     }),
   )
   engine.setSession(initialSession)
@@ -304,19 +297,6 @@ const buildDeps = (
       TokenSource.TokenSource | TokenCache.TokenCache | Lifecycle.Lifecycle
     >
   })
-
-/** The `TokenClient.layer` options of a Promise-face config, without its own keys. */
-const resolvedConfig = (config: TokClientConfig): Config => ({
-  expirationBuffer: config.expirationBuffer,
-  retry: config.retry,
-  requestTimeout: config.requestTimeout,
-  maxEntries: config.maxEntries,
-  autoRefresh: config.autoRefresh,
-  refreshJitter: config.refreshJitter,
-  traceSessionId: config.traceSessionId,
-  instance: config.instance,
-  share: config.share,
-})
 
 /** Clerk's Frontend API as a source (see `TokenSource.clerkFrontendApi`). */
 export const clerkFrontendApi: (options: TokenSource.FrontendApiOptions) => Source =

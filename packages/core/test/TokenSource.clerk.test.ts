@@ -294,7 +294,7 @@ describe("clerkFrontendApi({ publishableKey })", () => {
   })
 
   it.each([
-    ["neither key nor baseUrl", {}, /needs publishableKey .* or baseUrl/],
+    ["neither key nor baseUrl", {}, /takes \{ publishableKey \} or \{ baseUrl \}/],
     ["both key and baseUrl", { publishableKey: LIVE_KEY, baseUrl: "https://x.test" }, /not both/],
     [
       "proxyUrl with baseUrl",

@@ -16,6 +16,7 @@
  */
 import { InvalidOptionsError } from "../TokenError.ts"
 import { decodeBase64UrlToString } from "./base64url.ts"
+import { quoted } from "./redact.ts"
 
 /** What a publishable key says. */
 export interface PublishableKey {
@@ -41,11 +42,10 @@ const decodeBase64 = (input: string): string | undefined => {
 }
 
 /** `host[:port]` of a name or an IP, IPv6 in brackets. */
-const AUTHORITY =
-  /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/
+const AUTHORITY = /^(?:[a-z\d]+(?:(?:-+|\.)[a-z\d]+)*\.?|\[[\da-f:.]+\])(?::\d{1,5})?$/i
 
 /** A path of plain URL characters: no query, fragment, backslash, space or control character. */
-const PATH = /^(?:\/[A-Za-z0-9._~!$&'()*+,;=:@%-]*)*$/
+const PATH = /^[\w.~!$&'()*+,;=:@%/-]*$/
 
 /** Whether a URL's hostname is a loopback address or name. */
 export const isLoopbackHost = (hostname: string): boolean => {
@@ -54,7 +54,7 @@ export const isLoopbackHost = (hostname: string): boolean => {
     host === "localhost" ||
     host.endsWith(".localhost") ||
     host === "[::1]" ||
-    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
+    /^127(\.\d{1,3}){3}$/.test(host)
   )
 }
 
@@ -67,23 +67,12 @@ const frontendApiUrl = (frontendApi: string): string | InvalidOptionsError => {
   const slash = frontendApi.indexOf("/")
   const authority = slash === -1 ? frontendApi : frontendApi.slice(0, slash)
   const path = slash === -1 ? "" : frontendApi.slice(slash)
-  const shown = JSON.stringify(
-    frontendApi.length > 80 ? `${frontendApi.slice(0, 77)}...` : frontendApi,
-  )
-  if (frontendApi.includes("://")) {
-    return invalid(
-      `the publishable key's Frontend API ${shown} has a scheme; keys hold a bare host`,
-    )
+  const bad = (why: string) => invalid(`publishableKey's host ${quoted(frontendApi)} ${why}`)
+  if (frontendApi.includes("://")) return bad("has a scheme")
+  if (!AUTHORITY.test(authority) || !PATH.test(path) || !URL.canParse(`http://${authority}`)) {
+    return bad("is not a host name")
   }
-  if (!AUTHORITY.test(authority) || !PATH.test(path)) {
-    return invalid(`the publishable key's Frontend API ${shown} is not a host name`)
-  }
-  let url: URL
-  try {
-    url = new URL(`http://${authority}`)
-  } catch {
-    return invalid(`the publishable key's Frontend API ${shown} is not a host name`)
-  }
+  const url = new URL(`http://${authority}`)
   const scheme = isLoopbackHost(url.hostname) ? "http:" : "https:"
   const port = url.port === "" ? "" : `:${url.port}`
   return `${scheme}//${url.hostname}${port}${path.replace(/\/+$/, "")}`
@@ -95,7 +84,7 @@ const frontendApiUrl = (frontendApi: string): string | InvalidOptionsError => {
  */
 export const parsePublishableKey = (key: unknown): PublishableKey | InvalidOptionsError => {
   if (typeof key !== "string" || key.trim().length === 0) {
-    return invalid("publishableKey must be a non-empty string (pk_test_… or pk_live_…)")
+    return invalid("publishableKey must be a non-empty string")
   }
   // A key pasted from an .env file often brings a newline along.
   const trimmed = key.trim()
@@ -103,20 +92,16 @@ export const parsePublishableKey = (key: unknown): PublishableKey | InvalidOptio
   if (prefix !== "pk_test_" && prefix !== "pk_live_") {
     return invalid(
       /^sk_(test|live)_/.test(trimmed)
-        ? "publishableKey is a secret key (sk_…): never put a secret key in browser code; use the publishable key (pk_test_… or pk_live_…)"
+        ? "publishableKey is a secret key (sk_…): never put one in browser code"
         : "publishableKey must start with pk_test_ or pk_live_",
     )
   }
   const decoded = decodeBase64(trimmed.slice(8))
   if (decoded === undefined || decoded.length === 0) {
-    return invalid(
-      "publishableKey is not valid: the part after pk_test_/pk_live_ is not base64 (copy the whole key from the Clerk dashboard)",
-    )
+    return invalid("publishableKey is not base64 after its prefix")
   }
   if (!decoded.endsWith("$") || decoded.length === 1) {
-    return invalid(
-      "publishableKey is not valid: it does not decode to a Frontend API host ending in $ (is it cut short?)",
-    )
+    return invalid("publishableKey is not a host ending in $")
   }
   const frontendApi = decoded.slice(0, -1)
   const url = frontendApiUrl(frontendApi)
@@ -204,13 +189,13 @@ export const checkDevBrowserToken = (value: unknown): DevBrowserToken | undefine
   if (typeof value === "function") return value as DevBrowserToken
   if (isUsableDevBrowserToken(value)) return () => value
   throw new InvalidOptionsError({
-    detail: "devBrowserToken must be a non-empty string of URL-safe characters, or a function",
+    detail: "devBrowserToken must be a function or a URL-safe string",
   })
 }
 
 /** `proxyUrl`: an http(s) URL, or a path resolved against the page; without a trailing slash. */
 export const checkProxyUrl = (proxyUrl: unknown): string => {
-  const problem = "proxyUrl must be an http(s) URL, or a path such as /__clerk in a browser"
+  const problem = "proxyUrl must be an http(s) URL or a path"
   if (typeof proxyUrl !== "string" || proxyUrl.length === 0) {
     throw new InvalidOptionsError({ detail: problem })
   }
@@ -218,9 +203,7 @@ export const checkProxyUrl = (proxyUrl: unknown): string => {
   if (proxyUrl.startsWith("/") && !proxyUrl.startsWith("//")) {
     const origin = (globalThis as { location?: { origin?: unknown } }).location?.origin
     if (typeof origin !== "string" || !URL.canParse(proxyUrl, origin)) {
-      throw new InvalidOptionsError({
-        detail: "a relative proxyUrl needs a page to resolve against; give a full URL here",
-      })
+      throw new InvalidOptionsError({ detail: "a relative proxyUrl needs a page" })
     }
     url = new URL(proxyUrl, origin)
   } else if (/^https?:\/\//i.test(proxyUrl) && URL.canParse(proxyUrl)) {
@@ -229,7 +212,7 @@ export const checkProxyUrl = (proxyUrl: unknown): string => {
     throw new InvalidOptionsError({ detail: problem })
   }
   if (url.search !== "" || url.hash !== "" || url.username !== "" || url.password !== "") {
-    throw new InvalidOptionsError({ detail: "proxyUrl must not have a query, fragment or user" })
+    throw new InvalidOptionsError({ detail: "proxyUrl must not have a query, hash or user" })
   }
   return `${url.origin}${url.pathname.replace(/\/+$/, "")}`
 }

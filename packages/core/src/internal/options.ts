@@ -89,39 +89,64 @@ export interface ResolvedConfig {
   }
 }
 
-const clampBuffer = (value: unknown, name: string): number | InvalidOptionsError => {
-  if (typeof value !== "number" || !Number.isFinite(value)) {
-    return new InvalidOptionsError({ detail: `${name} must be a finite number of seconds` })
-  }
-  return Math.min(60, Math.max(0, value)) * 1000
-}
+const fail = (detail: string) => new InvalidOptionsError({ detail })
 
-/** Whether `id` can be put into a URL path segment safely. */
-const pathSegmentProblem = (id: string, name: string): string | undefined => {
-  if (id.length === 0) return `${name} must not be empty`
-  if (id === "." || id === "..") return `${name} must not be "." or ".."`
-  if (id.length > 512) return `${name} is longer than 512 characters`
-  if (hasControlCharacter(id)) return `${name} must not contain control characters`
-  return undefined
-}
+/** A plain object (not `null`, not an array). */
+const isObject = (u: unknown): u is Record<string, unknown> =>
+  typeof u === "object" && u !== null && !Array.isArray(u)
 
 /** Control characters: never in an id (the cache key's separator is one). */
-const hasControlCharacter = (text: string): boolean => {
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i)
-    if (code < 0x20 || code === 0x7f) return true
-  }
-  return false
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\x00-\x1f\x7f]/
+
+/** `undefined` for `undefined` or a finite number (seconds, clamped to [0, 60], as ms); else a problem. */
+const bufferOf = (value: unknown): number | undefined | InvalidOptionsError =>
+  value === undefined
+    ? undefined
+    : typeof value === "number" && Number.isFinite(value)
+      ? Math.min(60, Math.max(0, value)) * 1000
+      : fail("expirationBuffer must be a finite number of seconds")
+
+/**
+ * What is wrong with `id` as a URL path segment, after `name`; `undefined` if
+ * nothing is.
+ */
+const idProblem = (id: unknown, name: string): InvalidOptionsError | undefined => {
+  const problem =
+    typeof id !== "string"
+      ? "must be a string"
+      : id === ""
+        ? "must not be empty"
+        : id === "." || id === ".."
+          ? 'must not be "." or ".."'
+          : id.length > 512
+            ? "is longer than 512 characters"
+            : CONTROL.test(id)
+              ? "must not contain control characters"
+              : undefined
+  return problem === undefined ? undefined : fail(`${name} ${problem}`)
 }
 
 /** Checks a session id the client is about to use. */
-export const checkSessionId = (
-  id: unknown,
-  name = "sessionId",
+export const checkSessionId = (id: unknown, name = "sessionId"): InvalidOptionsError | undefined =>
+  idProblem(id, name)
+
+/**
+ * The first of `names` whose value in `o` is neither `undefined` nor of
+ * `type`, as a problem; `undefined` if there is none.
+ */
+export const typeProblem = (
+  o: Record<string, unknown>,
+  type: "boolean" | "function",
+  names: ReadonlyArray<string>,
+  prefix = "",
 ): InvalidOptionsError | undefined => {
-  if (typeof id !== "string") return new InvalidOptionsError({ detail: `${name} must be a string` })
-  const problem = pathSegmentProblem(id, name)
-  return problem === undefined ? undefined : new InvalidOptionsError({ detail: problem })
+  for (const name of names) {
+    if (o[name] !== undefined && typeof o[name] !== type) {
+      return fail(`${prefix}${name} must be a ${type}`)
+    }
+  }
+  return undefined
 }
 
 /** Checks per-call options against the client's default buffer. */
@@ -129,107 +154,82 @@ export const checkCall = (
   options: unknown,
   defaultBufferMillis: number,
 ): Checked | InvalidOptionsError => {
-  if (options === undefined || options === null) {
-    return {
-      template: undefined,
-      organizationId: undefined,
-      bufferMillis: defaultBufferMillis,
-      skipCache: false,
-      sessionId: undefined,
-    }
-  }
-  if (typeof options !== "object" || Array.isArray(options)) {
-    return new InvalidOptionsError({ detail: "options must be an object" })
-  }
-  const o = options as Record<string, unknown>
-  const { template, organizationId, expirationBuffer, skipCache, sessionId } = o
-  if (template !== undefined) {
-    if (typeof template !== "string") {
-      return new InvalidOptionsError({ detail: "template must be a string" })
-    }
-    const problem = pathSegmentProblem(template, "template")
-    if (problem !== undefined) return new InvalidOptionsError({ detail: problem })
-  }
-  if (organizationId !== undefined && typeof organizationId !== "string") {
-    return new InvalidOptionsError({ detail: "organizationId must be a string" })
-  }
-  if (organizationId !== undefined && organizationId.length > 512) {
-    return new InvalidOptionsError({ detail: "organizationId is longer than 512 characters" })
-  }
-  if (organizationId !== undefined && hasControlCharacter(organizationId)) {
-    return new InvalidOptionsError({ detail: "organizationId must not contain control characters" })
-  }
-  if (skipCache !== undefined && typeof skipCache !== "boolean") {
-    return new InvalidOptionsError({ detail: "skipCache must be a boolean" })
-  }
-  if (sessionId !== undefined) {
-    const problem = checkSessionId(sessionId)
-    if (problem !== undefined) return problem
-  }
-  const bufferMillis =
-    expirationBuffer === undefined
-      ? defaultBufferMillis
-      : clampBuffer(expirationBuffer, "expirationBuffer")
+  if (options == null) options = {}
+  if (!isObject(options)) return fail("options must be an object")
+  const { template, organizationId, skipCache, sessionId } = options
+  const bufferMillis = bufferOf(options.expirationBuffer) ?? defaultBufferMillis
+  const problem =
+    (template === undefined ? undefined : idProblem(template, "template")) ??
+    (organizationId === undefined ||
+    (typeof organizationId === "string" &&
+      organizationId.length <= 512 &&
+      !CONTROL.test(organizationId))
+      ? undefined
+      : fail(
+          "organizationId must be a string of up to 512 characters, without control characters",
+        )) ??
+    typeProblem(options, "boolean", ["skipCache"]) ??
+    (sessionId === undefined ? undefined : idProblem(sessionId, "sessionId"))
+  if (problem !== undefined) return problem
   if (typeof bufferMillis !== "number") return bufferMillis
   return {
     template: template as string | undefined,
-    organizationId: organizationId === "" ? undefined : (organizationId as string | undefined),
+    organizationId: (organizationId || undefined) as string | undefined,
     bufferMillis,
     skipCache: skipCache === true,
     sessionId: sessionId as string | undefined,
   }
 }
 
-const nonNegative = (value: unknown, name: string, fallback: number): number | string => {
-  if (value === undefined) return fallback
-  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
-    return `${name} must be a finite number ≥ 0`
-  }
-  return value
-}
+/** `value`, or `fallback` if it is `undefined`, if `ok`; else the problem. */
+const numberOr = (
+  value: unknown,
+  fallback: number,
+  ok: (n: number) => boolean,
+  problem: string,
+): number | InvalidOptionsError =>
+  value === undefined ? fallback : typeof value === "number" && ok(value) ? value : fail(problem)
+
+const nonNegative = (n: number) => Number.isFinite(n) && n >= 0
 
 /** Checks client-wide config. */
 export const checkConfig = (config: unknown): ResolvedConfig | InvalidOptionsError => {
-  if (
-    config !== undefined &&
-    (typeof config !== "object" || config === null || Array.isArray(config))
-  ) {
-    return new InvalidOptionsError({ detail: "the client config must be an object" })
-  }
-  const c = (config ?? {}) as Record<string, unknown>
-  const bufferMillis =
-    c.expirationBuffer === undefined ? 10_000 : clampBuffer(c.expirationBuffer, "expirationBuffer")
+  const c = config === undefined ? {} : config
+  if (!isObject(c)) return fail("the client config must be an object")
+  const bufferMillis = bufferOf(c.expirationBuffer) ?? 10_000
   if (typeof bufferMillis !== "number") return bufferMillis
-  if (
-    c.retry !== undefined &&
-    (typeof c.retry !== "object" || c.retry === null || Array.isArray(c.retry))
-  ) {
-    return new InvalidOptionsError({ detail: "retry must be an object" })
-  }
+  const r = c.retry === undefined ? {} : c.retry
+  if (!isObject(r)) return fail("retry must be an object")
   // A field given as `undefined` keeps its default, as an absent one does.
-  const r = (c.retry ?? {}) as Partial<Record<keyof RetryPolicy.Options, unknown>>
   const retry = {
     attempts: r.attempts ?? RetryPolicy.defaults.attempts,
     baseDelay: r.baseDelay ?? RetryPolicy.defaults.baseDelay,
     maxDelay: r.maxDelay ?? RetryPolicy.defaults.maxDelay,
   } as RetryPolicy.Options
   const retryProblem = RetryPolicy.validate(retry)
-  if (retryProblem !== undefined) return new InvalidOptionsError({ detail: retryProblem })
-  const requestTimeout = nonNegative(c.requestTimeout, "requestTimeout", 10_000)
-  if (typeof requestTimeout === "string") return new InvalidOptionsError({ detail: requestTimeout })
-  if (requestTimeout === 0) {
-    return new InvalidOptionsError({ detail: "requestTimeout must be more than 0 ms" })
-  }
-  const maxEntries = c.maxEntries === undefined ? 1000 : c.maxEntries
-  if (typeof maxEntries !== "number" || !Number.isInteger(maxEntries) || maxEntries < 1) {
-    return new InvalidOptionsError({ detail: "maxEntries must be a whole number ≥ 1" })
-  }
-  if (c.autoRefresh !== undefined && typeof c.autoRefresh !== "boolean") {
-    return new InvalidOptionsError({ detail: "autoRefresh must be a boolean" })
-  }
-  const refreshJitter = nonNegative(c.refreshJitter, "refreshJitter", 2000)
-  if (typeof refreshJitter === "string") return new InvalidOptionsError({ detail: refreshJitter })
-  const share = checkShare(c.share)
+  if (retryProblem !== undefined) return fail(retryProblem)
+  const requestTimeout = numberOr(
+    c.requestTimeout,
+    10_000,
+    (n) => nonNegative(n) && n > 0,
+    "requestTimeout must be a finite number of ms > 0",
+  )
+  if (typeof requestTimeout !== "number") return requestTimeout
+  const maxEntries = numberOr(
+    c.maxEntries,
+    1000,
+    (n) => Number.isInteger(n) && n >= 1,
+    "maxEntries must be a whole number ≥ 1",
+  )
+  if (typeof maxEntries !== "number") return maxEntries
+  const refreshJitter = numberOr(
+    c.refreshJitter,
+    2000,
+    nonNegative,
+    "refreshJitter must be a finite number ≥ 0",
+  )
+  if (typeof refreshJitter !== "number") return refreshJitter
+  const share = typeProblem(c, "boolean", ["autoRefresh"]) ?? checkShare(c.share)
   if (share instanceof InvalidOptionsError) return share
   return {
     bufferMillis,
@@ -247,26 +247,20 @@ const checkShare = (share: unknown): ResolvedConfig["share"] | InvalidOptionsErr
   if (share === undefined || typeof share === "boolean") {
     return { enabled: share !== false, name: undefined, followSessionSwitch: false }
   }
-  if (typeof share !== "object" || share === null || Array.isArray(share)) {
-    return new InvalidOptionsError({ detail: "share must be a boolean or an object" })
-  }
-  const { name, followSessionSwitch, channel, locks } = share as Record<string, unknown>
+  if (!isObject(share)) return fail("share must be a boolean or an object")
+  const { name, followSessionSwitch, channel, locks } = share
   if (name !== undefined && (typeof name !== "string" || name === "" || name.length > 512)) {
-    return new InvalidOptionsError({ detail: "share.name must be a non-empty string" })
+    return fail("share.name must be a non-empty string")
   }
-  if (followSessionSwitch !== undefined && typeof followSessionSwitch !== "boolean") {
-    return new InvalidOptionsError({ detail: "share.followSessionSwitch must be a boolean" })
-  }
-  if (channel !== undefined && typeof channel !== "function") {
-    return new InvalidOptionsError({ detail: "share.channel must be a function" })
-  }
+  const problem =
+    typeProblem(share, "boolean", ["followSessionSwitch"], "share.") ??
+    typeProblem(share, "function", ["channel"], "share.")
+  if (problem !== undefined) return problem
   if (
     locks !== undefined &&
-    (typeof locks !== "object" ||
-      locks === null ||
-      typeof (locks as LockManagerLike).request !== "function")
+    (typeof locks !== "object" || typeof (locks as LockManagerLike | null)?.request !== "function")
   ) {
-    return new InvalidOptionsError({ detail: "share.locks must be a lock manager" })
+    return fail("share.locks must be a lock manager")
   }
   return {
     enabled: true,

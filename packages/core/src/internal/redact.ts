@@ -24,3 +24,7 @@ export const sanitizeCode = (code: unknown): string | undefined =>
   !SECRET_KEY.test(code)
     ? code
     : undefined
+
+/** A name from the input, quoted and cut to 80 characters, for a message. */
+export const quoted = (s: string): string =>
+  JSON.stringify(s.length > 80 ? `${s.slice(0, 77)}...` : s)

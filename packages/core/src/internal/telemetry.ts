@@ -18,6 +18,7 @@ import { InvalidOptionsError, type TokenError } from "../TokenError.ts"
 import type * as TokenEvents from "../TokenEvents.ts"
 import { type ClientRecorder, CurrentRecorder, CurrentTracing, type Tracing } from "./recorder.ts"
 import { failureReason } from "./reasons.ts"
+import { typeProblem } from "./options.ts"
 import type { TokenRequest, TokenSourceError } from "../TokenSource.ts"
 
 /** Telemetry options of a client (part of its config). */
@@ -31,20 +32,17 @@ export interface TelemetryOptions {
 /** Checks the telemetry fields of a client's config. */
 export const checkTelemetry = (config: unknown): TelemetryOptions | InvalidOptionsError => {
   const c = (typeof config === "object" && config !== null ? config : {}) as Record<string, unknown>
-  if (c.traceSessionId !== undefined && typeof c.traceSessionId !== "boolean") {
-    return new InvalidOptionsError({ detail: "traceSessionId must be a boolean" })
-  }
   const instance = c.instance
-  if (
-    instance !== undefined &&
-    (typeof instance !== "string" || instance.length === 0 || instance.length > 64)
-  ) {
-    return new InvalidOptionsError({ detail: "instance must be a string of 1 to 64 characters" })
-  }
-  return {
-    traceSessionId: c.traceSessionId as boolean | undefined,
-    instance: instance as string | undefined,
-  }
+  return (
+    typeProblem(c, "boolean", ["traceSessionId"]) ??
+    (instance === undefined ||
+    (typeof instance === "string" && instance.length > 0 && instance.length <= 64)
+      ? {
+          traceSessionId: c.traceSessionId as boolean | undefined,
+          instance: instance as string | undefined,
+        }
+      : new InvalidOptionsError({ detail: "instance must be a string of 1 to 64 characters" }))
+  )
 }
 
 let instances = 0
@@ -119,7 +117,22 @@ export class Telemetry {
     return this.clock.currentTimeMillisUnsafe()
   }
 
-  private emit(event: TokenEvents.TokenEvent): void {
+  /**
+   * Announces an event of `type` (its time and this client's instance
+   * added) to every listener; a listener that throws is reported, never
+   * passed on.
+   */
+  private emit<T extends TokenEvents.TokenEventType>(
+    type: T,
+    fields: Omit<Extract<TokenEvents.TokenEvent, { type: T }>, "type" | "at" | "instance">,
+    at = this.now(),
+  ): void {
+    const event = {
+      type,
+      at,
+      instance: this.instance,
+      ...fields,
+    } as unknown as TokenEvents.TokenEvent
     for (const listener of [...this.listeners]) {
       try {
         listener(event)
@@ -134,27 +147,15 @@ export class Telemetry {
   /** A call answered from the cache: the hot path. */
   hit(sessionId: string, template: string | undefined, organizationId: string | undefined): void {
     if (this.recorder !== undefined) this.recorder.counts.hits++
-    if (this.listeners.size !== 0) {
-      this.emit({
-        type: "hit",
-        at: this.now(),
-        instance: this.instance,
-        key: { sessionId, template, organizationId },
-      })
-    }
+    if (this.listeners.size !== 0)
+      this.emit("hit", { key: { sessionId, template, organizationId } })
   }
 
   /** A call that has to wait for a request. */
   miss(sessionId: string, template: string | undefined, organizationId: string | undefined): void {
     this.recorder?.miss()
-    if (this.listeners.size !== 0) {
-      this.emit({
-        type: "miss",
-        at: this.now(),
-        instance: this.instance,
-        key: { sessionId, template, organizationId },
-      })
-    }
+    if (this.listeners.size !== 0)
+      this.emit("miss", { key: { sessionId, template, organizationId } })
   }
 
   /** A request starts: counted, announced, and followed by the returned probe. */
@@ -174,15 +175,11 @@ export class Telemetry {
     }
     this.recorder?.request(cause)
     if (this.listeners.size !== 0) {
-      this.emit({
-        type: "request-started",
-        at: probe.startedAt,
-        instance: this.instance,
-        key: keyOfProbe(probe),
-        requestId: probe.requestId,
-        cause,
-        skipCache,
-      })
+      this.emit(
+        "request-started",
+        { key: keyOfProbe(probe), requestId: probe.requestId, cause, skipCache },
+        probe.startedAt,
+      )
     }
     return probe
   }
@@ -216,34 +213,24 @@ export class Telemetry {
       const number = ++probe.attempts
       const run = (span: Tracer.Span | undefined) =>
         Effect.tapError(attempt, (error) =>
-          Effect.sync(() => this.attemptFailed(probe, span, number, maxAttempts, retryable, error)),
+          Effect.sync(() => {
+            const reason = RetryPolicy.transientReason(error)
+            if (span !== undefined) {
+              this.tracing?.attemptFailed(span, reason ?? "rejected", error.status)
+            }
+            if (this.listeners.size === 0) return
+            this.emit("attempt-failed", {
+              key: keyOfProbe(probe),
+              requestId: probe.requestId,
+              attempt: number,
+              error: { tag: "TokenSourceError", reason, status: error.status },
+              retrying: number < maxAttempts && retryable(error),
+            })
+          }),
         )
       const tracing = this.tracing
       if (tracing === undefined) return run(undefined)
       return tracing.attempt(probe.request, this.traceSessionId, number, run)
-    })
-  }
-
-  private attemptFailed(
-    probe: RequestProbe,
-    span: Tracer.Span | undefined,
-    number: number,
-    maxAttempts: number,
-    retryable: (error: TokenSourceError) => boolean,
-    error: TokenSourceError,
-  ): void {
-    const reason = RetryPolicy.transientReason(error)
-    if (span !== undefined) this.tracing?.attemptFailed(span, reason ?? "rejected", error.status)
-    if (this.listeners.size === 0) return
-    this.emit({
-      type: "attempt-failed",
-      at: this.now(),
-      instance: this.instance,
-      key: keyOfProbe(probe),
-      requestId: probe.requestId,
-      attempt: number,
-      error: { tag: "TokenSourceError", reason, status: error.status },
-      retrying: number < maxAttempts && retryable(error),
     })
   }
 
@@ -270,24 +257,21 @@ export class Telemetry {
     if (this.listeners.size === 0) return
     const key = keyOfProbe(probe)
     const error = result.error === undefined ? undefined : eventError(result.error)
-    this.emit({
-      type: "request-ended",
-      at: now,
-      instance: this.instance,
-      key,
-      requestId: probe.requestId,
-      durationMs,
-      attempts: probe.attempts,
-      origin,
-      token:
-        result.token === undefined
-          ? undefined
-          : { issuedAt: result.token.issuedAt, expiresAt: result.token.expiresAt },
-      error,
-      fenced: result.fenced,
-    })
-    if (error !== undefined)
-      this.emit({ type: "error", at: now, instance: this.instance, key, error })
+    this.emit(
+      "request-ended",
+      {
+        key,
+        requestId: probe.requestId,
+        durationMs,
+        attempts: probe.attempts,
+        origin,
+        token: result.token && eventToken(result.token),
+        error,
+        fenced: result.fenced,
+      },
+      now,
+    )
+    if (error !== undefined) this.emit("error", { key, error }, now)
   }
 
   /** The `tok.refresh` span around a watcher's background refresh; counted and announced. */
@@ -298,19 +282,7 @@ export class Telemetry {
   ): Effect.Effect<A, E> {
     return Effect.suspend(() => {
       this.recorder?.refresh()
-      if (this.listeners.size !== 0) {
-        this.emit({
-          type: "refresh",
-          at: this.now(),
-          instance: this.instance,
-          key: {
-            sessionId: request.sessionId,
-            template: request.template,
-            organizationId: request.organizationId,
-          },
-          bufferMillis,
-        })
-      }
+      if (this.listeners.size !== 0) this.emit("refresh", { key: keyOf(request), bufferMillis })
       const tracing = this.tracing
       return tracing === undefined
         ? refresh
@@ -324,31 +296,29 @@ export class Telemetry {
    */
   shared(request: TokenRequest, from: string, token: Token.Token): void {
     this.recorder?.peerHit()
-    if (this.listeners.size === 0) return
-    this.emit({
-      type: "shared",
-      at: this.now(),
-      instance: this.instance,
-      key: {
-        sessionId: request.sessionId,
-        template: request.template,
-        organizationId: request.organizationId,
-      },
-      from,
-      token: { issuedAt: token.issuedAt, expiresAt: token.expiresAt },
-    })
+    if (this.listeners.size !== 0) {
+      this.emit("shared", { key: keyOf(request), from, token: eventToken(token) })
+    }
   }
 
   /** The current session changed. */
   session(sessionId: string | null): void {
-    if (this.listeners.size === 0) return
-    this.emit({ type: "session", at: this.now(), instance: this.instance, sessionId })
+    if (this.listeners.size !== 0) this.emit("session", { sessionId })
   }
 }
 
+/** An event's key: a request's session, template and organization. */
+const keyOf = (request: TokenRequest): TokenEvents.EventKey => ({
+  sessionId: request.sessionId,
+  template: request.template,
+  organizationId: request.organizationId,
+})
+
+/** An event's token: its times, never the JWT. */
+const eventToken = (token: Token.Token): TokenEvents.EventToken => ({
+  issuedAt: token.issuedAt,
+  expiresAt: token.expiresAt,
+})
+
 const keyOfProbe = (probe: RequestProbe): TokenEvents.EventKey =>
-  (probe.key ??= {
-    sessionId: probe.request.sessionId,
-    template: probe.request.template,
-    organizationId: probe.request.organizationId,
-  })
+  (probe.key ??= keyOf(probe.request))
