@@ -163,7 +163,9 @@ const frontendPlan = (
   }
   const key = parsePublishableKey(publishableKey)
   if (key.instanceType === "production" && token !== undefined) {
-    throw new InvalidOptionsError({ detail: "devBrowserToken is for development instances only" })
+    throw new InvalidOptionsError({
+      detail: "devBrowserToken is for development instances (pk_test_ keys)",
+    })
   }
   return {
     baseUrl: proxyUrl === undefined ? key.frontendApiUrl : clerkKeys.checkProxyUrl(proxyUrl),

@@ -84,7 +84,7 @@ const frontendApiUrl = (frontendApi: string): string | InvalidOptionsError => {
  */
 export const parsePublishableKey = (key: unknown): PublishableKey | InvalidOptionsError => {
   if (typeof key !== "string" || key.trim().length === 0) {
-    return invalid("publishableKey must be a non-empty string")
+    return invalid("publishableKey must be a non-empty string (pk_test_… or pk_live_…)")
   }
   // A key pasted from an .env file often brings a newline along.
   const trimmed = key.trim()
@@ -92,16 +92,16 @@ export const parsePublishableKey = (key: unknown): PublishableKey | InvalidOptio
   if (prefix !== "pk_test_" && prefix !== "pk_live_") {
     return invalid(
       /^sk_(test|live)_/.test(trimmed)
-        ? "publishableKey is a secret key (sk_…): never put one in browser code"
+        ? "publishableKey is a secret key (sk_…): never put one in browser code; use the pk_… key"
         : "publishableKey must start with pk_test_ or pk_live_",
     )
   }
   const decoded = decodeBase64(trimmed.slice(8))
   if (decoded === undefined || decoded.length === 0) {
-    return invalid("publishableKey is not base64 after its prefix")
+    return invalid("publishableKey is not base64 after pk_test_/pk_live_ (copy the whole key)")
   }
   if (!decoded.endsWith("$") || decoded.length === 1) {
-    return invalid("publishableKey is not a host ending in $")
+    return invalid("publishableKey does not decode to a host ending in $ (is it cut short?)")
   }
   const frontendApi = decoded.slice(0, -1)
   const url = frontendApiUrl(frontendApi)
@@ -195,7 +195,7 @@ export const checkDevBrowserToken = (value: unknown): DevBrowserToken | undefine
 
 /** `proxyUrl`: an http(s) URL, or a path resolved against the page; without a trailing slash. */
 export const checkProxyUrl = (proxyUrl: unknown): string => {
-  const problem = "proxyUrl must be an http(s) URL or a path"
+  const problem = "proxyUrl must be an http(s) URL, or a path such as /__clerk"
   if (typeof proxyUrl !== "string" || proxyUrl.length === 0) {
     throw new InvalidOptionsError({ detail: problem })
   }
@@ -203,7 +203,7 @@ export const checkProxyUrl = (proxyUrl: unknown): string => {
   if (proxyUrl.startsWith("/") && !proxyUrl.startsWith("//")) {
     const origin = (globalThis as { location?: { origin?: unknown } }).location?.origin
     if (typeof origin !== "string" || !URL.canParse(proxyUrl, origin)) {
-      throw new InvalidOptionsError({ detail: "a relative proxyUrl needs a page" })
+      throw new InvalidOptionsError({ detail: "a relative proxyUrl needs a page: give a full URL" })
     }
     url = new URL(proxyUrl, origin)
   } else if (/^https?:\/\//i.test(proxyUrl) && URL.canParse(proxyUrl)) {
