@@ -86,7 +86,12 @@ export const startDemoApi = async (options: DemoApiOptions): Promise<DemoApi> =>
     redisUrl: options.redisUrl,
   })
   // With Redis, connect before listening: a Redis that is not there fails the start.
-  if (options.redisUrl !== undefined) await runtime.runPromise(Effect.void)
+  if (options.redisUrl !== undefined) {
+    await runtime.runPromise(Effect.void).catch(async (error: unknown) => {
+      await runtime.dispose()
+      throw error
+    })
+  }
   let selfUrl = ""
 
   /** `GET /downstream/notes` with a template token: its status and JSON body. */

@@ -126,13 +126,17 @@ export const createTokenClient = (config: TokClientConfig): TokClient => {
   const resolved = checkConfig(config)
   if (resolved instanceof InvalidOptionsError) throw resolved
   if (!Layer.isLayer(config.source as unknown)) {
-    throw new InvalidOptionsError({ detail: "source must be a Layer (clerkFrontendApi(…), …)" })
+    throw new InvalidOptionsError({
+      detail: "source is required: a Layer such as clerkFrontendApi(…)",
+    })
   }
   if (config.lifecycle !== undefined && !Layer.isLayer(config.lifecycle as unknown)) {
     throw new InvalidOptionsError({ detail: "lifecycle must be a Layer of Lifecycle" })
   }
   if (config.observability !== undefined && !Layer.isLayer(config.observability as unknown)) {
-    throw new InvalidOptionsError({ detail: "observability must be a Layer" })
+    throw new InvalidOptionsError({
+      detail: "observability must be a Layer (TokenMetrics.layer, …)",
+    })
   }
   const initialSession = config.session ?? null
   if (initialSession !== null && typeof initialSession !== "string") {

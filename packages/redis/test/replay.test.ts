@@ -173,8 +173,12 @@ describe("sealed events are heard once, while fresh", () => {
         const captured = [...seen]
         expect(captured.length).toBeGreaterThan(0)
         for (let i = 0; i < 3; i++) yield* replay(prefix, captured)
+        // Then a fresh invalidate: b hears it after the replays (Redis
+        // delivers in order, b handles one at a time), and it costs one request.
+        yield* a.publish({ _tag: "invalidated", filter: { sessionId } })
+        yield* until(() => tokenRequests(sessionId) >= 3)
         yield* settle
-        expect(tokenRequests(sessionId)).toBe(2)
+        expect(tokenRequests(sessionId)).toBe(3)
         expect(watcher.getSnapshot().status).toBe("ready")
       }),
     )
@@ -202,7 +206,8 @@ describe("sealed events are heard once, while fresh", () => {
         const requests = tokenRequests(sessionId)
         // The old end, published again: the new sign-in stands, its token is still cached.
         yield* replay(prefix, captured)
-        yield* settle
+        // Given every chance to sign b out (until gives up after 5 s).
+        yield* until(() => Effect.runSync(b.session.get) !== sessionId)
         expect(yield* b.session.get).toBe(sessionId)
         expect((yield* b.getToken()).source).toBe("cache")
         expect(tokenRequests(sessionId)).toBe(requests)
@@ -248,6 +253,33 @@ describe("sealed events are heard once, while fresh", () => {
     )
   })
 
+  it("every listener of one share hears each sealed event, once", async () => {
+    const prefix = nextPrefix()
+    await run((scope) =>
+      Effect.gen(function* () {
+        // Two clients on one share (one store): each subscribes on its own.
+        const [a, b] = yield* Effect.all([share(scope, prefix, "a"), share(scope, prefix, "b")])
+        const first: unknown[] = []
+        const second: unknown[] = []
+        yield* b.subscribe((message) => first.push(message)).pipe(Scope.provide(scope))
+        yield* b.subscribe((message) => second.push(message)).pipe(Scope.provide(scope))
+        const seen = yield* tap(prefix).pipe(Scope.provide(scope))
+        yield* a.publish({ _tag: "ended", sessionId: "sess_both" })
+        yield* until(() => first.length > 0 && second.length > 0)
+        const ended = { _tag: "ended", sessionId: "sess_both" }
+        expect(first).toEqual([ended])
+        expect(second).toEqual([ended])
+        // Replayed: neither hears it again; a fresh event after it, both do.
+        yield* replay(prefix, [...seen])
+        yield* a.publish({ _tag: "ended", sessionId: "sess_next" })
+        yield* until(() => first.length > 1 && second.length > 1)
+        const next = { _tag: "ended", sessionId: "sess_next" }
+        expect(first).toEqual([ended, next])
+        expect(second).toEqual([ended, next])
+      }),
+    )
+  })
+
   it("a sealed event whose id was heard before is not heard again, whatever else it says", async () => {
     const prefix = nextPrefix()
     await run((scope) =>
@@ -284,8 +316,11 @@ describe("sealed events are heard once, while fresh", () => {
           { o: "x", t: "end", s: "sess_bad_ts", ts: "now", id: "id-4" },
         ]
         for (const event of old) yield* replay(prefix, [yield* seal(prefix, event)])
-        yield* settle
-        expect(heard).toEqual([])
+        // A fresh, stamped event after them: once it is heard, they were all decided.
+        const fresh = { o: "x", t: "end", s: "sess_fresh", ts: Date.now(), id: "id-5" }
+        yield* replay(prefix, [yield* seal(prefix, fresh)])
+        yield* until(() => heard.length > 0)
+        expect(heard).toEqual([{ _tag: "ended", sessionId: "sess_fresh" }])
       }),
     )
   })
@@ -329,5 +364,18 @@ describe("the replay guard", () => {
     // The host clock is set back 10 s: "a" is still as old as it was.
     now -= 10_000
     expect(guard.admit(sent, "a")).toBe("stale")
+  })
+
+  it("follows the clock set back by more than a window: a clock that jumped ahead once does not mute it", () => {
+    let now = 1_000_000
+    const guard = makeReplayGuard(() => now)
+    // A wrong step an hour ahead, then corrected.
+    now += 3_600_000
+    expect(guard.admit(now, "ahead")).toBeUndefined()
+    now -= 3_600_000
+    expect(guard.admit(now, "fresh")).toBeUndefined()
+    expect(guard.admit(now, "fresh")).toBe("seen")
+    // What was heard stays remembered.
+    expect(guard.admit(now + 3_600_000, "ahead")).toBe("future")
   })
 })

@@ -18,12 +18,17 @@ export interface EventCodec {
   /** The message for `event`, sealed and stamped when a key is configured. */
   readonly encode: (event: EventFields) => Effect.Effect<string>
   /**
-   * The event in a message; `undefined` when it does not parse or, with a
-   * key, does not open, carries no time or id (sealed by an older version),
-   * is stale or from too far ahead, or was heard before.
+   * A decoder for one subscription: the event in a message; `undefined` when
+   * it does not parse or, with a key, does not open, carries no time or id
+   * (sealed by an older version), is stale or from too far ahead, or was
+   * heard before on this subscription. Each subscription has its own memory
+   * of ids: every listener hears every event once.
    */
-  readonly decode: (text: string) => Effect.Effect<EventFields | undefined>
+  readonly decoder: () => (text: string) => Effect.Effect<EventFields | undefined>
 }
+
+/** Stale or future events are warned of at most once a minute (a skewed clock, or replays). */
+const WARN_EVERY_MILLIS = 60_000
 
 export const makeEventCodec = (options: {
   readonly instanceId: string
@@ -36,38 +41,54 @@ export const makeEventCodec = (options: {
   if (sealer === undefined) {
     return {
       encode: (event) => Effect.succeed(JSON.stringify({ o: instanceId, ...event })),
-      decode: (text) => Effect.sync(() => parseEvent(text)),
+      decoder: () => (text) => Effect.sync(() => parseEvent(text)),
     }
   }
   // The additional data never contains "{", every token key does: a sealed
   // token value published as an event does not open, nor the reverse.
   const aad = `event:${options.channel}`
-  const guard = makeReplayGuard(now)
+  let warned = Number.NEGATIVE_INFINITY
+  let refusedSince = 0
+  /** Only why, and how many: never the event, which names a session. */
+  const refusal = (why: string): Effect.Effect<undefined> => {
+    refusedSince += 1
+    const t = now()
+    if ((why !== "stale" && why !== "future") || t - warned < WARN_EVERY_MILLIS) {
+      return Effect.as(Effect.logDebug(`tok/redis: a sealed event was ignored (${why})`), undefined)
+    }
+    const count = refusedSince
+    warned = t
+    refusedSince = 0
+    return Effect.as(
+      Effect.logWarning(
+        `tok/redis: a sealed event was ignored (${why}; ${count} ignored since the last warning): ` +
+          "are the instances' clocks in sync?",
+      ),
+      undefined,
+    )
+  }
   return {
     encode: (event) =>
       Effect.promise(() =>
         sealer.seal(JSON.stringify({ o: instanceId, ...event, ts: now(), id: eventId() }), aad),
       ),
-    decode: (text) =>
-      Effect.flatMap(
-        Effect.promise(() => sealer.open(text, aad)),
-        (plaintext) => {
-          const event = plaintext === undefined ? undefined : parseEvent(plaintext)
-          if (event === undefined) return Effect.undefined
-          const { ts, id } = event
-          const refused =
-            typeof ts !== "number" || typeof id !== "string" || id.length === 0 || id.length > 64
-              ? "unstamped"
-              : guard.admit(ts, id)
-          // Only why: never the event, which names a session.
-          return refused === undefined
-            ? Effect.succeed(event)
-            : Effect.as(
-                Effect.logDebug(`tok/redis: a sealed event was ignored (${refused})`),
-                undefined,
-              )
-        },
-      ),
+    decoder: () => {
+      const guard = makeReplayGuard(now)
+      return (text) =>
+        Effect.flatMap(
+          Effect.promise(() => sealer.open(text, aad)),
+          (plaintext) => {
+            const event = plaintext === undefined ? undefined : parseEvent(plaintext)
+            if (event === undefined) return Effect.undefined
+            const { ts, id } = event
+            const refused =
+              typeof ts !== "number" || typeof id !== "string" || id.length === 0 || id.length > 64
+                ? "unstamped"
+                : guard.admit(ts, id)
+            return refused === undefined ? Effect.succeed(event) : refusal(refused)
+          },
+        )
+    },
   }
 }
 

@@ -32,9 +32,12 @@ export interface ReplayGuard {
 }
 
 /**
- * A guard on the clock `now` (epoch ms). Time inside the guard never goes
- * back: if the host clock is set back, it stands still until the clock
- * catches up, so an id is never forgotten while its event could be heard.
+ * A guard on the clock `now` (epoch ms). Time inside the guard does not go
+ * back a little: if the host clock is set back by up to a window, it stands
+ * still until the clock catches up, so an id is never forgotten while its
+ * event could be heard. Set back by more, the guard follows the clock (the
+ * time it had was wrong), so a clock that once jumped ahead does not mute
+ * the instance.
  */
 export const makeReplayGuard = (now: () => number): ReplayGuard => {
   // id → when it may be forgotten (the sender's `ts` + the window), in insertion order.
@@ -42,7 +45,11 @@ export const makeReplayGuard = (now: () => number): ReplayGuard => {
   let latest = Number.NEGATIVE_INFINITY
   return {
     admit: (ts, id) => {
-      latest = Math.max(latest, now())
+      const t = now()
+      // The clock set back by more than a window: the earlier time was wrong
+      // (a bad step, a restored VM), and holding on to it would refuse every
+      // event as stale until it came round again. Ids still remembered stay.
+      latest = t < latest - PAST_MILLIS ? t : Math.max(latest, t)
       // Ids arrive about in the order of their stamps: drop the expired ones from the front.
       for (const [key, forgetAt] of seen) {
         if (forgetAt >= latest) break

@@ -388,12 +388,13 @@ export const make = Effect.fnUntraced(function* (config: StoreConfig) {
       listeners.add(listener)
       yield* Effect.addFinalizer(() => Effect.sync(() => listeners.delete(listener)))
       const subscribed = yield* Deferred.make<void>()
+      const decode = events.decoder()
       const subscription = Effect.gen(function* () {
         const queue = yield* redis.subscribe(channel)
         yield* Deferred.succeed(subscribed, undefined)
         // One at a time, in the order Redis delivered them.
         yield* Queue.take(queue).pipe(
-          Effect.flatMap((message) => events.decode(message.message)),
+          Effect.flatMap((message) => decode(message.message)),
           Effect.map((event) => (event === undefined ? undefined : onMessage(listener, event))),
           Effect.forever,
         )
