@@ -1,7 +1,10 @@
 // StrykerJS for the core, one file at a time: `./tools/run mutate [file…]`
 // (see scripts/mutate.mjs) sets TOK_MUTATE_FILE to the file under test. Each
-// file keeps its own incremental report under mutation/ (committed), so a
-// later run retests only the mutants whose code or covering tests changed.
+// file keeps its own incremental report in the local cache .mutation/
+// (git-ignored: it embeds the test sources), so a later run on this machine
+// retests only the mutants whose code or covering tests changed; a fresh
+// clone's first run is a full one. scripts/mutate.mjs then writes the file's
+// tally into mutation/scores.json (committed).
 // HTML and JSON reports go to reports/mutation/ (git-ignored).
 const file = process.env.TOK_MUTATE_FILE ?? "src/Token.ts"
 const name = file
@@ -23,7 +26,7 @@ export default {
   coverageAnalysis: "perTest",
   mutate: [file],
   incremental: true,
-  incrementalFile: `mutation/${name}.json`,
+  incrementalFile: `.mutation/${name}.json`,
   concurrency: Number(process.env.TOK_MUTATE_CONCURRENCY ?? 2),
   reporters: ["clear-text", "progress-append-only", "html", "json"],
   htmlReporter: { fileName: `reports/mutation/${name}.html` },

@@ -1,12 +1,14 @@
 // The core's mutation score: `./tools/run mutate [--score] [src/file.ts …]`.
 //
 // Runs StrykerJS (stryker.config.mjs) on one source file at a time, in
-// incremental mode, then prints the score per file from the incremental
-// reports in mutation/ (committed) and writes it into the repo's
-// bench-results.json under "mutation". `--score` only prints and records the
-// committed scores, without running anything.
+// incremental mode. Stryker's incremental reports (large: they embed the test
+// sources) stay in the git-ignored local cache .mutation/; after each file's
+// run this script tallies its report into mutation/scores.json (committed,
+// small), then prints the scores from that file and writes them into the
+// repo's bench-results.json under "mutation". `--score` only prints and
+// records the committed scores, without running anything.
 import { spawnSync } from "node:child_process"
-import { existsSync, readFileSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 
@@ -50,24 +52,6 @@ for (const file of files) {
   }
 }
 
-const seconds = {}
-if (!scoreOnly) {
-  for (const file of files) {
-    console.log(`\n=== ${file}`)
-    const started = Date.now()
-    const run = spawnSync("pnpm", ["exec", "stryker", "run", "stryker.config.mjs"], {
-      cwd: pkg,
-      stdio: "inherit",
-      env: { ...process.env, TOK_MUTATE_FILE: file },
-    })
-    seconds[file] = Math.round((Date.now() - started) / 1000)
-    if (run.status !== 0) {
-      console.error(`mutate: stryker failed on ${file} (exit ${run.status})`)
-      process.exit(run.status ?? 1)
-    }
-  }
-}
-
 // Score = detected / (detected + undetected), as Stryker counts it: killed and
 // timed-out mutants are detected; survivors and uncovered ones are not;
 // ignored (disabled with a reason), compile and runtime errors do not count.
@@ -88,22 +72,68 @@ const tally = (report) => {
   return { ...t, score: valid === 0 ? 100 : Math.round((1000 * detected) / valid) / 10 }
 }
 
+// The committed summary: one small entry per file, rewritten from the local
+// incremental report after each run.
+const summaryFile = join(pkg, "mutation", "scores.json")
+const readSummary = () => {
+  try {
+    return JSON.parse(readFileSync(summaryFile, "utf8"))
+  } catch {
+    return {}
+  }
+}
+const record = (file) => {
+  const report = join(pkg, ".mutation", `${nameOf(file)}.json`)
+  if (!existsSync(report)) return
+  const t = tally(JSON.parse(readFileSync(report, "utf8")))
+  const summary = readSummary()
+  summary[file] = { ...t, date: new Date().toISOString().slice(0, 10) }
+  const sorted = Object.fromEntries(
+    Object.keys(summary)
+      .sort((a, b) => FILES.indexOf(a) - FILES.indexOf(b))
+      .map((f) => [f, summary[f]]),
+  )
+  mkdirSync(dirname(summaryFile), { recursive: true })
+  writeFileSync(summaryFile, `${JSON.stringify(sorted, null, 2)}\n`)
+}
+
+const seconds = {}
+if (!scoreOnly) {
+  for (const file of files) {
+    console.log(`\n=== ${file}`)
+    const started = Date.now()
+    const run = spawnSync("pnpm", ["exec", "stryker", "run", "stryker.config.mjs"], {
+      cwd: pkg,
+      stdio: "inherit",
+      env: { ...process.env, TOK_MUTATE_FILE: file },
+    })
+    seconds[file] = Math.round((Date.now() - started) / 1000)
+    if (run.status !== 0) {
+      console.error(`mutate: stryker failed on ${file} (exit ${run.status})`)
+      process.exit(run.status ?? 1)
+    }
+    record(file)
+  }
+}
+
 const rows = []
 const scores = {}
 let all = { killed: 0, timeout: 0, survived: 0, noCoverage: 0, ignored: 0, errors: 0 }
+const summary = readSummary()
 for (const file of asked.length > 0 ? asked : FILES) {
-  const path = join(pkg, "mutation", `${nameOf(file)}.json`)
-  if (!existsSync(path)) {
-    rows.push([file, "not measured", "", "", "", ""])
+  const entry = summary[file]
+  if (entry === undefined) {
+    rows.push([file, "not measured", "", "", "", "", ""])
     continue
   }
-  const t = tally(JSON.parse(readFileSync(path, "utf8")))
+  const { date: _date, ...t } = entry
   scores[file] = t
   for (const k of Object.keys(all)) all[k] += t[k]
   rows.push([
     file,
     `${t.score.toFixed(1)} %`,
-    String(t.killed + t.timeout),
+    String(t.killed),
+    String(t.timeout),
     String(t.survived),
     String(t.noCoverage),
     String(t.ignored),
@@ -115,13 +145,14 @@ const total = valid === 0 ? 100 : Math.round((1000 * detected) / valid) / 10
 rows.push([
   "all",
   `${total.toFixed(1)} %`,
-  String(detected),
+  String(all.killed),
+  String(all.timeout),
   String(all.survived),
   String(all.noCoverage),
   String(all.ignored),
 ])
 
-const head = ["file", "score", "killed", "survived", "no cov.", "ignored"]
+const head = ["file", "score", "killed", "timeout", "survived", "no cov.", "ignored"]
 const width = [head, ...rows].reduce((w, r) => r.map((c, i) => Math.max(w[i] ?? 0, c.length)), [])
 const line = (r) =>
   r.map((c, i) => (i === 0 ? c.padEnd(width[i]) : c.padStart(width[i]))).join("  ")

@@ -118,6 +118,7 @@ export class Engine {
       adopt: (key, token) => {
         const cached = this.store.put(key, token, this.flights.nextSeq())
         // Watchers show where it came from; the cache answers it as "cache" from now on.
+        // Stryker disable next-line ConditionalExpression: sharing adopts only a token newer than the one held, with the latest start order — the store always takes it
         if (cached !== undefined) {
           const { sessionId, template, organizationId } = cached
           this.telemetry.shared({ sessionId, template, organizationId }, "peer", cached)
@@ -166,6 +167,7 @@ export class Engine {
       // A watch refreshes its key while it has subscribers.
       register: (watch) => void this.watches.set(watch.id, watch),
       unregister: (watch) => {
+        // Stryker disable next-line ConditionalExpression: a handle makes a new watch only when none of its id is registered, so a watch that stops is the registered one
         if (this.watches.get(watch.id) === watch) this.watches.delete(watch.id)
       },
     }
@@ -180,9 +182,11 @@ export class Engine {
    * The synchronous cache check: a usable cached token, `null` when signed
    * out, an `InvalidOptionsError`, or `undefined` when a request is needed.
    */
+  // Stryker disable next-line BlockStatement: a fast path — without it the Promise face's plain call goes the slow way (join, locate), which answers the same
   peek(options: CallOptions | undefined): Token.Token | InvalidOptionsError | null | undefined {
     if (options === undefined) {
       const key = this.session.defaultKey
+      // Stryker disable next-line ConditionalExpression,EqualityOperator: a fast path — `undefined` here sends the call the slow way, which answers the same
       if (key === undefined) return this.session.id === null ? null : this.session.problem
       const token = this.store.usable(key, this.config.bufferMillis)
       if (token !== undefined) this.telemetry.hit(token.sessionId, undefined, undefined)
@@ -195,7 +199,9 @@ export class Engine {
   /** `peek` for options already checked. */
   peekChecked(checked: Checked): Token.Token | InvalidOptionsError | null | undefined {
     const sessionId = checked.sessionId ?? this.session.id
+    // Stryker disable next-line ConditionalExpression: a fast path — no token is cached without a session, and the slow way (locate) answers signed out the same
     if (sessionId === null) return null
+    // Stryker disable next-line ConditionalExpression: a fast path — no token is cached for a bad session id, and the slow way (locate) answers its problem the same
     if (checked.sessionId === undefined && this.session.problem) return this.session.problem
     if (checked.skipCache) return undefined
     return this.store.usable(
@@ -205,6 +211,7 @@ export class Engine {
   }
 
   /** `peekChecked` for a caller's read: a cached answer counts as a hit. */
+  // Stryker disable next-line BlockStatement: a fast path — without it the call joins, and locate answers a hit (and counts it) the same
   read(checked: Checked): Token.Token | InvalidOptionsError | null | undefined {
     const hit = this.peekChecked(checked)
     if (hit instanceof Object && "jwt" in hit) {
@@ -262,7 +269,9 @@ export class Engine {
       located.flight.listeners.add(listener)
     }
     step()
+    // Stryker disable next-line BlockStatement: an abandoned waiter's promise is settled already; its listener, left on the flight until the flight ends, settles nothing more
     return () => {
+      // Stryker disable next-line OptionalChaining: abandoning happens only while waiting (the face drops its abort listener when the wait ends)
       waiting?.flight.listeners.delete(waiting.listener)
       waiting = undefined
     }
@@ -305,6 +314,7 @@ export class Engine {
       // The previous session has ended here: watchers that name it are
       // signed out like the waiters that name it (DESIGN "Waiters across
       // session changes"); those naming other sessions are untouched.
+      // Stryker disable next-line ConditionalExpression: no watch names the session `null`, so onSessionEnded(null) does nothing
       if (previous !== null) watch.onSessionEnded(previous)
     }
     this.flights.end(ended)
@@ -352,8 +362,11 @@ export class Engine {
   /** Runs `effect` on the client's context, detached; interrupted when the client closes. */
   fork<A, E>(effect: Effect.Effect<A, E>): Fiber.Fiber<A, E> {
     const fiber = Effect.runForkWith(this.context)(effect)
+    // Stryker disable next-line ConditionalExpression: a fiber already done would be added and removed at once (its observer runs at once)
     if (fiber.pollUnsafe() !== undefined) return fiber
+    // Stryker disable next-line ConditionalExpression,BlockStatement: close() disposes first, and every path that forks checks `disposed` before (locate, Watch.start, Watch.refresh)
     if (this.closed) {
+      // Stryker disable next-line CallExpression: see above — unreachable after close
       fiber.interruptUnsafe()
       return fiber
     }
@@ -397,9 +410,11 @@ export class Engine {
    * the cache emptied. The effect waits until the fibers are done.
    */
   dispose(): Effect.Effect<void> {
+    // Stryker disable next-line ConditionalExpression: a second dispose finds no watch, no fiber, an empty cache, and a telemetry closed already
     if (!this.disposed) {
       this.disposed = true
       for (const watch of [...this.watches.values()]) watch.stop()
+      // Stryker disable next-line CallExpression: each watch unregistered itself as it stopped
       this.watches.clear()
       for (const fiber of this.fibers) fiber.interruptUnsafe()
       this.store.clear()
@@ -410,6 +425,7 @@ export class Engine {
 
   /** `dispose`, for the client's scope: no fiber outlives it. */
   close(): Effect.Effect<void> {
+    // Stryker disable next-line BooleanLiteral: see fork — nothing forks after close
     this.closed = true
     return this.dispose()
   }

