@@ -26,5 +26,9 @@ export const runTest = <A, E>(effect: Effect.Effect<A, E>): Promise<A> =>
 /** The request number a fake-source token was minted by (1-based). */
 export const mintedBy = (token: Token.Token): unknown => token.claims.n
 
+/** The JWT a watcher's state holds, if any. */
+export const jwtOf = (state: Token.TokenState): string | undefined =>
+  (state as { token?: Token.Token }).token?.jwt
+
 /** Lets every fiber that can run at the current virtual time run. */
 export const settle = TestClock.adjust(0)

@@ -26,10 +26,7 @@ import {
   type ShareHub,
   testClientLayer,
 } from "@tok/core/testing"
-import { settle, withClient } from "../support.ts"
-
-const jwtOf = (state: Token.TokenState): string | undefined =>
-  (state as { token?: Token.Token }).token?.jwt
+import { jwtOf, settle, withClient } from "../support.ts"
 
 describe("the session", () => {
   it.effect("setting the session it already has keeps its tokens", () => {

@@ -17,7 +17,6 @@ import * as Scope from "effect/Scope"
 import { TestClock } from "effect/testing"
 import {
   createTokenClient,
-  type Token,
   TokenClient,
   type TokenEvent,
   TokenSource,
@@ -31,10 +30,7 @@ import {
   type ShareHub,
   testClientLayer,
 } from "@tok/core/testing"
-import { withClient } from "../support.ts"
-
-const jwtOf = (state: Token.TokenState): string | undefined =>
-  (state as { token?: Token.Token }).token?.jwt
+import { jwtOf, withClient } from "../support.ts"
 
 const nextTick = () => new Promise((resolve) => setTimeout(resolve, 10))
 

@@ -14,10 +14,8 @@ import * as Scope from "effect/Scope"
 import { TestClock } from "effect/testing"
 import { createTokenClient, Lifecycle, type Token, TokenCache, TokenClient } from "@tok/core"
 import { inspectClient, makeFakeSource, makeTestLifecycle } from "@tok/core/testing"
-import { settle, withClient } from "../support.ts"
+import { jwtOf, settle, withClient } from "../support.ts"
 
-const jwtOf = (state: Token.TokenState): string | undefined =>
-  (state as { token?: Token.Token }).token?.jwt
 const errorOf = (state: Token.TokenState): string | undefined =>
   (state as { error?: { _tag: string } }).error?._tag
 

@@ -7,12 +7,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { TestClock } from "effect/testing"
-import type { Token } from "@tok/core"
 import { inspectClient, makeFakeSource } from "@tok/core/testing"
-import { withClient } from "../support.ts"
-
-const jwtOf = (state: Token.TokenState): string | undefined =>
-  (state as { token?: Token.Token }).token?.jwt
+import { jwtOf, withClient } from "../support.ts"
 
 describe("refresh() settles", () => {
   it.effect("when the last subscriber leaves while its fetch is in flight", () => {
