@@ -1,7 +1,8 @@
 /**
  * A client that is gone stays gone (issue 21): `dispose()` empties the cache,
  * and neither face answers or fetches afterwards — the Effect API's client
- * after its scope closed included.
+ * after its scope closed included — and no watcher is left listening to the
+ * page's lifecycle (DESIGN §2.7: nothing leaks).
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as Context from "effect/Context"
@@ -9,8 +10,14 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
-import { createTokenClient, TokenClient } from "@tok/core"
-import { inspectClient, makeFakeSource, testClientLayer } from "@tok/core/testing"
+import { createTokenClient, Lifecycle, TokenClient } from "@tok/core"
+import {
+  inspectClient,
+  makeFakeSource,
+  makeTestLifecycle,
+  type TestLifecycle,
+  testClientLayer,
+} from "@tok/core/testing"
 
 describe("after dispose", () => {
   it("the Promise face's cache is empty and no call reaches the source", async () => {
@@ -43,4 +50,38 @@ describe("after dispose", () => {
         expect(source.requests).toHaveLength(1)
       }),
   )
+
+  it("no watcher still listens for the page's resume events, and a resume fetches nothing", async () => {
+    const base = makeTestLifecycle()
+    let listening = 0
+    const counted: TestLifecycle = {
+      ...base,
+      onResume: (listener) => {
+        listening += 1
+        const off = base.onResume(listener)
+        let done = false
+        return () => {
+          if (!done) listening -= 1
+          done = true
+          off()
+        }
+      },
+    }
+    const source = makeFakeSource()
+    const tok = createTokenClient({
+      source: source.layer,
+      session: "sess_1",
+      lifecycle: Lifecycle.layerTest(counted),
+    })
+    const watchers = [tok.watch(), tok.watch({ template: "a" })]
+    for (const watcher of watchers) watcher.subscribe(() => undefined)
+    await Promise.all(watchers.map((watcher) => watcher.refresh()))
+    expect(listening).toBe(2)
+    const requests = source.requests.length
+    await tok.dispose()
+    expect(listening).toBe(0)
+    counted.focus()
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    expect(source.requests).toHaveLength(requests)
+  })
 })
