@@ -57,17 +57,18 @@ const skewed = (offset: { millis: number }): Clock.Clock => {
   }
 }
 
-/** One instance's share (own connection), on a clock `offset` from the host's; closed with the scope. */
+/** One instance's share layer: its own connection, sealing with `key`. */
+const shareLayer = (prefix: string, name: string) =>
+  RedisTokenShare.layerNode({
+    prefix,
+    encryptionKey: key,
+    instanceId: name,
+    redis: { url: redis.url },
+  })
+
+/** One instance's share, on a clock `offset` from the host's; closed with the scope. */
 const share = (scope: Scope.Scope, prefix: string, name: string, offset = { millis: 0 }) =>
-  Layer.buildWithScope(
-    RedisTokenShare.layerNode({
-      prefix,
-      encryptionKey: key,
-      instanceId: name,
-      redis: { url: redis.url },
-    }),
-    scope,
-  ).pipe(
+  Layer.buildWithScope(shareLayer(prefix, name), scope).pipe(
     Effect.map((context) => Context.get(context, TokenShare.TokenShare)),
     Effect.provideService(Clock.Clock, skewed(offset)),
   )
@@ -77,14 +78,7 @@ const client = (scope: Scope.Scope, prefix: string, name: string) =>
   Layer.buildWithScope(
     TokenClient.layer().pipe(
       Layer.provide(TokenSource.clerkBackendApi({ baseUrl: dev.url, secretKey: dev.secretKey })),
-      Layer.provide(
-        RedisTokenShare.layerNode({
-          prefix,
-          encryptionKey: key,
-          instanceId: name,
-          redis: { url: redis.url },
-        }),
-      ),
+      Layer.provide(shareLayer(prefix, name)),
     ),
     scope,
   ).pipe(Effect.map((context) => Context.get(context, TokenClient.TokenClient)))

@@ -196,38 +196,16 @@ const tab = (source: FakeSource, hub: ShareHub) =>
   })
 
 describe("a peer's answer", () => {
-  it.effect("is cached and shown to the watchers of its key", () =>
+  // A peer's token of a session that is not current is not adopted from the
+  // channel: only the request that waited for it caches it. Both are shown.
+  it.effect.each([
+    { name: "of the current session", key: { template: "t" } },
+    {
+      name: "of a session other than the current one",
+      key: { sessionId: "sess_2", template: "t" },
+    },
+  ])("$name is cached and shown to the watchers of its key", ({ key }) =>
     Effect.gen(function* () {
-      const source = makeFakeSource({ delayMs: 100 })
-      const hub = makeShareHub()
-      const a = yield* tab(source, hub)
-      const b = yield* tab(source, hub)
-      const fetching = yield* Effect.forkChild(a.tok.getToken({ template: "t" }))
-      yield* TestClock.adjust("10 millis")
-      const waiting = yield* Effect.forkChild(b.tok.getToken({ template: "t" }))
-      yield* TestClock.adjust("10 millis")
-      // B's watcher of the key subscribes while B waits for A's answer.
-      const watcher = yield* b.tok.watch({ template: "t" })
-      watcher.subscribe(() => undefined)
-      yield* TestClock.adjust("100 millis")
-      const token = yield* Fiber.join(fetching)
-      expect(yield* Fiber.join(waiting)).toMatchObject({ jwt: token.jwt, source: "peer" })
-      expect(source.requests).toHaveLength(1)
-      expect(jwtOf(watcher.getSnapshot())).toBe(token.jwt)
-      expect(yield* b.tok.getToken({ template: "t" })).toMatchObject({
-        jwt: token.jwt,
-        source: "cache",
-      })
-      yield* a.close
-      yield* b.close
-    }),
-  )
-
-  it.effect("for a session other than the current one is cached and shown too", () =>
-    Effect.gen(function* () {
-      // A peer's token of a session that is not current is not adopted from the
-      // channel: only the request that waited for it caches it.
-      const key = { sessionId: "sess_2", template: "t" }
       const source = makeFakeSource({ delayMs: 100 })
       const hub = makeShareHub()
       const a = yield* tab(source, hub)
@@ -236,6 +214,7 @@ describe("a peer's answer", () => {
       yield* TestClock.adjust("10 millis")
       const waiting = yield* Effect.forkChild(b.tok.getToken(key))
       yield* TestClock.adjust("10 millis")
+      // B's watcher of the key subscribes while B waits for A's answer.
       const watcher = yield* b.tok.watch(key)
       watcher.subscribe(() => undefined)
       yield* TestClock.adjust("100 millis")
