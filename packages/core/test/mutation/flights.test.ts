@@ -3,7 +3,8 @@
  * second round): what a finished request caches and tells (start order wins,
  * a peer's answer included), a JWT answered again, a token that expires as
  * it lands, a 2xx failure, credential codes on a 401, and what a request's
- * end tells events and the log.
+ * end tells events and the log, and a session switch that lands between a
+ * request's end and its Effect caller's next turn.
  */
 import { describe, expect, it } from "@effect/vitest"
 import type * as Cause from "effect/Cause"
@@ -293,4 +294,33 @@ describe("a peer's answer", () => {
       yield* b.close
     }),
   )
+})
+
+describe("a session switch between a request's end and its caller's turn (§2.3)", () => {
+  it.effect("the Effect caller gets the new session's token, never the old one's", () => {
+    const source = makeFakeSource()
+    return withClient(source, (tok) =>
+      Effect.gen(function* () {
+        yield* tok.setSession("sess_1")
+        // A watcher is told of the token as the request ends, before the
+        // caller's fiber runs again: it switches the session right there.
+        source.enqueue({ delayMs: 100 }, { delayMs: 100 })
+        const watcher = yield* tok.watch()
+        let switched = false
+        watcher.subscribe(() => {
+          if (switched || jwtOf(watcher.getSnapshot()) === undefined) return
+          switched = true
+          Effect.runSync(tok.setSession("sess_2"))
+        })
+        const caller = yield* Effect.forkChild(tok.getToken())
+        yield* TestClock.adjust("100 millis")
+        expect(switched).toBe(true)
+        yield* TestClock.adjust("100 millis")
+        const token = yield* Fiber.join(caller)
+        expect(token.sessionId).toBe("sess_2")
+        expect(token.claims.sid).toBe("sess_2")
+        expect(source.requests.map((request) => request.sessionId)).toEqual(["sess_1", "sess_2"])
+      }),
+    )
+  })
 })
