@@ -152,6 +152,30 @@ describe("watch handles", () => {
     )
   })
 
+  it.effect("invalidate with a filter, signed out, leaves a subscribed watcher signed out", () => {
+    const source = makeFakeSource()
+    return withClient(source, (tok) =>
+      Effect.gen(function* () {
+        const watcher = yield* tok.watch()
+        const states: Array<string> = []
+        watcher.subscribe((state) => states.push(state.status))
+        yield* settle
+        // A signed-out watcher names no request: the filter is never asked about it.
+        for (const filter of [
+          { sessionId: "sess_1" },
+          { template: "t" },
+          { organizationId: "o" },
+        ]) {
+          yield* tok.invalidate(filter)
+        }
+        yield* settle
+        expect(watcher.getSnapshot().status).toBe("signed-out")
+        expect(states.filter((status) => status !== "signed-out")).toEqual([])
+        expect(source.requests).toHaveLength(0)
+      }),
+    )
+  })
+
   it.effect(
     "a refresh() queued behind a fetch in flight resolves when the client is disposed",
     () =>
