@@ -92,9 +92,9 @@ const lockAndSignOut = async (session: string, tabs: Page[]) => {
     ),
   )
   const exp = decodeJwt(await jwtOf(tabs[0]!)).exp! * 1000
-  // A refresh fires 10–12 s before expiry (buffer 10 s, jitter ≤ 2 s): slow the server first,
-  // with a second to spare for a loaded machine.
-  await sleep(Math.max(0, exp - 13_000 - Date.now()))
+  // A refresh fires 5–7 s before expiry (the demo's buffer 5 s, jitter ≤ 2 s): slow the
+  // server first, with a second to spare for a loaded machine.
+  await sleep(Math.max(0, exp - 8_000 - Date.now()))
   await demo.setFaults({ latencyMs: 4_000 })
   const holder = await until(
     "a tab to hold the refresh lock",
