@@ -27,6 +27,8 @@ export interface Demo {
   stats(): Promise<{ tokenRequests: number; faults: { failed: number; dropped: number } }>
   /** `GET /__tok/stats?session=<id>`: one session's counts. */
   sessionStats(sessionId: string): Promise<{ tokenRequests: number; tokensIssued: number }>
+  /** Signs `user` in on the token server, as a page's sign-in does; the session id. */
+  signIn(user: string): Promise<string>
   /** SIGTERM to the demo, which stops its servers; resolves once it has exited. */
   stop(): Promise<void>
   /** Everything the demo printed. */
@@ -46,16 +48,16 @@ const admin = async (url: string, body?: unknown): Promise<unknown> => {
 }
 
 /**
- * Starts the demo and resolves once it prints its URL (at most 60 s).
+ * Starts the demo (with `flags`, e.g. `--fleet`) and resolves once it prints its URL (at most 60 s).
  *
  * The demo cannot outlive this process: its stdin is a pipe from us, which it
  * treats as a lifeline (it stops when the pipe ends, e.g. when we are killed),
  * and it gets SIGTERM when we exit without having stopped it.
  */
-export const startDemo = async (): Promise<Demo> => {
+export const startDemo = async (flags: ReadonlyArray<string> = []): Promise<Demo> => {
   const child: ChildProcess = spawn(
     process.execPath,
-    ["tools/demo.mjs", "--no-build", "--port", "0"],
+    ["tools/demo.mjs", "--no-build", "--port", "0", ...flags],
     { cwd: repoRoot, stdio: ["pipe", "pipe", "pipe"] },
   )
   const killOnExit = () => void child.kill("SIGTERM")
@@ -100,6 +102,16 @@ export const startDemo = async (): Promise<Demo> => {
       (await admin(`${tok}/__tok/stats?session=${encodeURIComponent(sessionId)}`)) as Awaited<
         ReturnType<Demo["sessionStats"]>
       >,
+    signIn: async (user) => {
+      const res = await fetch(`${tok}/v1/client/sessions`, {
+        method: "POST",
+        headers: { "Content-Type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ user_id: user }).toString(),
+        signal: AbortSignal.timeout(5_000),
+      })
+      if (!res.ok) throw new Error(`sign-in of ${user}: HTTP ${res.status}`)
+      return ((await res.json()) as { id: string }).id
+    },
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill("SIGTERM")
