@@ -16,6 +16,7 @@ import { startDevServer, type DevServer } from "@tok/dev-server"
 import { RedisTokenShare } from "@tok/redis"
 import { createClient } from "redis"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { subscribed, untilEffect } from "./support/poll.ts"
 import { startRedis, type RedisServer } from "./support/redisServer.ts"
 
 /**
@@ -146,13 +147,14 @@ describe("RedisTokenShare", () => {
     const { request } = await signedIn()
     await run((scope) =>
       Effect.gen(function* () {
-        // A lease of 1.2 s, renewed every 400 ms: a loaded machine (CI runs
-        // projects side by side) may stall a renewal a few hundred ms.
-        const [a, b] = yield* shares(scope, 2, { prefix, lockTtl: 1200 })
+        // A lease of 2 s, renewed every 667 ms: a renewal may stall well over
+        // a second on a loaded machine (CI runs projects side by side)
+        // before the lease runs out under its holder.
+        const [a, b] = yield* shares(scope, 2, { prefix, lockTtl: 2000 })
         const holder = yield* Scope.make()
         expect(yield* a!.lock(request, 100).pipe(Scope.provide(holder))).toBe(true)
-        // Held for three lifetimes of the lease: renewed.
-        yield* Effect.sleep("3600 millis")
+        // Held for two and a quarter lifetimes of the lease: renewed.
+        yield* Effect.sleep("4500 millis")
         expect(yield* Effect.scoped(b!.lock(request, 50))).toBe(false)
         yield* Scope.close(holder, Exit.void)
         expect(yield* Effect.scoped(b!.lock(request, 50))).toBe(true)
@@ -196,6 +198,7 @@ describe("RedisTokenShare", () => {
         const [a, b] = yield* shares(scope, 2, { prefix })
         const heard: unknown[] = []
         yield* b!.subscribe((message) => heard.push(message)).pipe(Scope.provide(scope))
+        yield* subscribed(raw, `${prefix}events`, 1)
         yield* a!.publish({
           _tag: "token",
           token: { request: plain.request, jwt: plain.jwt, expiresInMillis: 30_000 },
@@ -208,7 +211,7 @@ describe("RedisTokenShare", () => {
         yield* a!.publish({ _tag: "invalidated", filter })
         expect(yield* b!.get(templated)).toBeUndefined()
         expect((yield* b!.get(plain.request))?.jwt).toBe(plain.jwt)
-        yield* Effect.sleep("200 millis")
+        yield* untilEffect(() => heard.length > 0)
         expect(heard).toEqual([
           { _tag: "invalidated", filter: { ...filter, organizationId: undefined } },
         ])
@@ -263,6 +266,8 @@ describe("RedisTokenShare", () => {
             })
             const heard: unknown[] = []
             yield* b!.subscribe((message) => heard.push(message)).pipe(Scope.provide(scope))
+            // b's subscription and the test's own listener.
+            yield* subscribed(raw, channel, 2)
             yield* a!.publish({ _tag: "token", token: { request, jwt, expiresInMillis: 30_000 } })
             // An end mark written by hand in Redis is no end.
             const mark = `${prefix}{${request.sessionId}}:ended`
@@ -283,12 +288,17 @@ describe("RedisTokenShare", () => {
             for (const value of yield* Effect.promise(() => Promise.all(sealed))) {
               yield* Effect.promise(() => raw.publish(channel, value ?? ""))
             }
-            yield* Effect.sleep("300 millis")
-            expect(heard).toEqual([])
+            // A sealed event of another session marks the end of the forgeries:
+            // b handles events one at a time, in the order Redis delivers
+            // them, so once it is heard every forgery before it was decided.
+            yield* a!.publish({ _tag: "ended", sessionId: "sess_marker" })
+            yield* untilEffect(() => heard.length > 0)
+            const marker = { _tag: "ended", sessionId: "sess_marker" }
+            expect(heard).toEqual([marker])
             // A sealed one, from an instance with the key, is heard.
             yield* a!.publish({ _tag: "ended", sessionId: request.sessionId })
-            yield* Effect.sleep("300 millis")
-            expect(heard).toEqual([{ _tag: "ended", sessionId: request.sessionId }])
+            yield* untilEffect(() => heard.length > 1)
+            expect(heard).toEqual([marker, { _tag: "ended", sessionId: request.sessionId }])
           }),
         )
       } finally {
@@ -418,16 +428,27 @@ describe("RedisTokenShare", () => {
       const { request, jwt } = await signedIn()
       await run((scope) =>
         Effect.gen(function* () {
-          const [a, b] = yield* shares(scope, 2, { prefix, redisTimeout: 200 })
+          const redisTimeout = 200
+          const [a, b] = yield* shares(scope, 2, { prefix, redisTimeout })
+          // Each call within redisTimeout, with room for a late timer on a busy
+          // machine: far below a hung Redis (forever) and the lock's 5 s wait.
+          const bound = redisTimeout + 400
+          const timed = <A, E>(effect: Effect.Effect<A, E>) =>
+            Effect.gen(function* () {
+              const started = Date.now()
+              const result = yield* effect
+              expect(Date.now() - started).toBeLessThan(bound)
+              return result
+            })
           redis.pause()
           try {
             for (let i = 0; i < 5; i++) {
-              const started = Date.now()
-              expect(yield* a!.get(request)).toBeUndefined()
-              const lock = yield* Effect.scoped(Effect.result(a!.lock(request, 1000)))
+              expect(yield* timed(a!.get(request))).toBeUndefined()
+              const lock = yield* timed(Effect.scoped(Effect.result(a!.lock(request, 5000))))
               expect(lock._tag).toBe("Failure")
-              yield* a!.publish({ _tag: "token", token: { request, jwt, expiresInMillis: 30_000 } })
-              expect(Date.now() - started).toBeLessThan(3 * 200 + 150)
+              yield* timed(
+                a!.publish({ _tag: "token", token: { request, jwt, expiresInMillis: 30_000 } }),
+              )
             }
           } finally {
             redis.resume()

@@ -22,6 +22,7 @@ import {
   makeReplayGuard,
   PAST_MILLIS,
 } from "../src/internal/replay.ts"
+import { subscribed as subscribedTo, untilEffect as until } from "./support/poll.ts"
 import { startRedis, type RedisServer } from "./support/redisServer.ts"
 
 let redis: RedisServer
@@ -132,13 +133,12 @@ const seal = (prefix: string, event: Record<string, unknown>) =>
 
 const tokenRequests = (sessionId: string) => dev.stats().sessions[sessionId]?.tokenRequests ?? 0
 
-/** Waits (a few seconds at most) until `check` holds. */
-const until = (check: () => boolean) =>
-  Effect.promise(async () => {
-    for (let i = 0; i < 100 && !check(); i++) {
-      await new Promise((resolve) => setTimeout(resolve, 50))
-    }
-  })
+/**
+ * Waits until `count` connections listen on `<prefix>events`: a share's
+ * `subscribe` may return before its SUBSCRIBE took effect on a busy machine,
+ * and an event published before that reaches no one.
+ */
+const subscribed = (prefix: string, count: number) => subscribedTo(raw, `${prefix}events`, count)
 
 const settle = Effect.sleep("400 millis")
 
@@ -155,6 +155,7 @@ describe("sealed events are heard once, while fresh", () => {
         yield* Scope.addFinalizer(scope, Effect.sync(stop))
         yield* until(() => watcher.getSnapshot().status === "ready")
         expect(tokenRequests(sessionId)).toBe(1)
+        yield* subscribed(prefix, 1)
         const seen = yield* tap(prefix).pipe(Scope.provide(scope))
         // A fresh invalidate works: b fetches again, once.
         yield* a.publish({ _tag: "invalidated", filter: { sessionId } })
@@ -186,6 +187,7 @@ describe("sealed events are heard once, while fresh", () => {
         const [a, b] = yield* Effect.all([share(scope, prefix, "a"), client(scope, prefix, "b")])
         yield* b.setSession(sessionId)
         expect((yield* b.getToken()).source).toBe("network")
+        yield* subscribed(prefix, 1)
         const seen = yield* tap(prefix).pipe(Scope.provide(scope))
         // A fresh end works: b is signed out.
         yield* a.publish({ _tag: "ended", sessionId })
@@ -222,12 +224,15 @@ describe("sealed events are heard once, while fresh", () => {
         const ahead = yield* share(scope, prefix, "ahead", { millis: FUTURE_MILLIS + 2000 })
         const slightlyBehind = yield* share(scope, prefix, "slow", { millis: -20_000 })
         const slightlyAhead = yield* share(scope, prefix, "fast", { millis: 3000 })
+        yield* subscribed(prefix, 1)
         const seen = yield* tap(prefix).pipe(Scope.provide(scope))
         yield* behind.publish({ _tag: "ended", sessionId: "sess_stale" })
         yield* ahead.publish({ _tag: "ended", sessionId: "sess_future" })
         yield* slightlyBehind.publish({ _tag: "ended", sessionId: "sess_slow" })
         yield* slightlyAhead.publish({ _tag: "ended", sessionId: "sess_fast" })
-        yield* settle
+        // b handles events one at a time in Redis' order: once the last two
+        // are heard, the first two were decided.
+        yield* until(() => heard.length >= 2)
         expect(heard).toEqual([ended("sess_slow"), ended("sess_fast")])
         // An instance whose clock is a window past the moment these were
         // sent (as if they were replayed that much later) hears none of them...
@@ -235,13 +240,15 @@ describe("sealed events are heard once, while fresh", () => {
         const late = yield* share(scope, prefix, "late", later)
         const heardLate: unknown[] = []
         yield* late.subscribe((message) => heardLate.push(message)).pipe(Scope.provide(scope))
+        // b, the tap, late.
+        yield* subscribed(prefix, 3)
         yield* replay(prefix, [...seen])
-        yield* settle
-        expect(heardLate).toEqual([])
-        // ...while what a peer on its time sends now still reaches it.
+        // ...while what a peer on its time sends now still reaches it. Sent
+        // after the replays (each PUBLISH answered), it is heard after them:
+        // once it is, the replays were decided.
         const peer = yield* share(scope, prefix, "peer", later)
         yield* peer.publish({ _tag: "ended", sessionId: "sess_now" })
-        yield* settle
+        yield* until(() => heardLate.length > 0)
         expect(heardLate).toEqual([ended("sess_now")])
       }),
     )
@@ -257,6 +264,7 @@ describe("sealed events are heard once, while fresh", () => {
         const second: unknown[] = []
         yield* b.subscribe((message) => first.push(message)).pipe(Scope.provide(scope))
         yield* b.subscribe((message) => second.push(message)).pipe(Scope.provide(scope))
+        yield* subscribed(prefix, 2)
         const seen = yield* tap(prefix).pipe(Scope.provide(scope))
         yield* a.publish({ _tag: "ended", sessionId: "sess_both" })
         yield* until(() => first.length > 0 && second.length > 0)
@@ -281,12 +289,14 @@ describe("sealed events are heard once, while fresh", () => {
         const b = yield* share(scope, prefix, "b")
         const heard: unknown[] = []
         yield* b.subscribe((message) => heard.push(message)).pipe(Scope.provide(scope))
+        yield* subscribed(prefix, 1)
         const event = (s: string, id: string) => ({ o: "x", t: "end", s, ts: Date.now(), id })
         yield* replay(prefix, [yield* seal(prefix, event("sess_1", "id-1"))])
         // The same id with another session, sealed afresh (another IV, another ciphertext).
         yield* replay(prefix, [yield* seal(prefix, event("sess_2", "id-1"))])
         yield* replay(prefix, [yield* seal(prefix, event("sess_3", "id-2"))])
-        yield* settle
+        // Heard in order: two heard, and the second is sess_2 if it got through.
+        yield* until(() => heard.length >= 2)
         expect(heard).toEqual([
           { _tag: "ended", sessionId: "sess_1" },
           { _tag: "ended", sessionId: "sess_3" },
@@ -302,6 +312,7 @@ describe("sealed events are heard once, while fresh", () => {
         const b = yield* share(scope, prefix, "b")
         const heard: unknown[] = []
         yield* b.subscribe((message) => heard.push(message)).pipe(Scope.provide(scope))
+        yield* subscribed(prefix, 1)
         const old = [
           { o: "x", t: "end", s: "sess_old" },
           { o: "x", t: "inv", f: {} },
