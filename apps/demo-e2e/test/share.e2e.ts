@@ -140,18 +140,42 @@ const lockAndSignOut = async (session: string, tabs: Page[]) => {
   const refreshedIn = Date.now() - closedAt
 
   // Sign out in one tab: the others show signed out within 500 ms, with no request.
+  // Each tab notes the moment its own status turns signed-out: timed from the
+  // runner, one slow probe among 13 busy tabs counted against the 500 ms.
+  await Promise.all(
+    rest.map((page) =>
+      page.evaluate(() => {
+        const w = window as { __signedOutAt?: number }
+        const observer = new MutationObserver(() => {
+          const status = document.querySelector('[data-testid="status"]')
+          if (status?.getAttribute("data-status") !== "signed-out") return
+          w.__signedOutAt = Date.now()
+          observer.disconnect()
+        })
+        observer.observe(document.body, {
+          subtree: true,
+          childList: true,
+          attributes: true,
+          attributeFilter: ["data-status"],
+        })
+      }),
+    ),
+  )
   await rest[0]!.getByTestId("sign-out").click()
+  // Only deadlines now: the times the tabs noted decide.
   await until("signed out", async () => (await statusOf(rest[0]!)) === "signed-out", 5_000)
-  const signedOutAt = Date.now()
   await until(
     "every other tab signed out",
     async () => {
       for (const page of rest.slice(1)) if ((await statusOf(page)) !== "signed-out") return false
       return true
     },
-    2_000,
+    5_000,
   )
-  const followedIn = Date.now() - signedOutAt
+  const [signedOutAt, ...followedAt] = await Promise.all(
+    rest.map((page) => page.evaluate(() => (window as { __signedOutAt?: number }).__signedOutAt)),
+  )
+  const followedIn = Math.max(...followedAt.map((at) => at ?? Infinity)) - (signedOutAt ?? NaN)
   return { refreshedIn, followedIn, requestsAtSignOut: await requestsOf(session) }
 }
 
