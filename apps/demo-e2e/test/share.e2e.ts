@@ -190,6 +190,9 @@ it("5 tabs sharing make the requests of one tab; with sharing off, 5 times as ma
     openTabs(d!, 3),
   ])
   const start = Date.now()
+  // The tabs became ready seconds apart (A's one tab often first): the 5 × is
+  // judged on the requests made from here on, while every tab is open.
+  const [oneAtStart, offAtStart] = await Promise.all([requestsOf(a!), requestsOf(c!)])
   expect(await five[0]!.getByTestId("requests").textContent(probe)).toBeDefined()
   const d0 = lockAndSignOut(d!, lock)
   // Awaited below; a failure before then is that await's, not an unhandled rejection.
@@ -232,7 +235,11 @@ it("5 tabs sharing make the requests of one tab; with sharing off, 5 times as ma
   console.log("share e2e", JSON.stringify(report))
   expect(oneAt90).toBeGreaterThanOrEqual(5)
   expect(fiveAt90).toBeLessThanOrEqual(1.2 * oneAt90 + 1)
-  expect(offAt45).toBeGreaterThanOrEqual(4 * oneAt45)
+  // Over 45 s each tab refreshes 3 or 4 times (every 13–14 s), so an unshared
+  // tab makes at most one fewer than A; shared, the five would make about A's.
+  const oneIn45 = oneAt45 - oneAtStart
+  expect(oneIn45).toBeGreaterThanOrEqual(2)
+  expect(offAt45 - offAtStart).toBeGreaterThanOrEqual(5 * (oneIn45 - 1))
   expect(dResult.refreshedIn).toBeLessThanOrEqual(10_000)
   expect(dResult.followedIn).toBeLessThanOrEqual(500)
   expect(dAtEnd).toBe(dResult.requestsAtSignOut)
