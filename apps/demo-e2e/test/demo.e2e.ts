@@ -249,14 +249,16 @@ describe.each(apps)("the $name demo", (app) => {
 
   it('"Refresh now" in an outage says Retrying (not Error) and ends in a fresh token once the server is back', async () => {
     const before = await jwtOf(page)
-    // The page's own button: 503 for 8 s.
+    // The page's own button: 503 for 8 s. Timed from before the click, so no
+    // later than the window opens: timed after the confirmation below, a slow
+    // probe ate into the > 7 s.
+    const faultAt = Date.now()
     await page.getByTestId("fault-outage").click()
     await until(
       "the fault in force",
       async () => /503 for/.test((await page.getByTestId("faults").textContent(probe)) ?? ""),
       3_000,
     )
-    const faultAt = Date.now()
     await page.getByTestId("refresh").click()
     // Retrying, with the attempt, while the cached token is still served.
     const detail = await until(
@@ -442,13 +444,14 @@ describe("the fault buttons", () => {
       // 429 for 6 s with Retry-After 3 s: Retrying with the status, then a fresh
       // token once the window is over — and no more 429s than the waits allow.
       let before = await jwtOf(page)
+      // Timed from before the click, so no later than the window opens (as above).
+      const limitedAt = Date.now()
       await page.getByTestId("fault-rate-limit").click()
       await until(
         "the 429 in force",
         async () => /429/.test((await page.getByTestId("faults").textContent(probe)) ?? ""),
         3_000,
       )
-      const limitedAt = Date.now()
       await page.getByTestId("refresh").click()
       await until(
         "Retrying (HTTP 429)",
