@@ -379,8 +379,11 @@ describe.each(apps)("the $name demo", (app) => {
   })
 
   it('Call API in an outage: pending, then "could not get a token", cleared once a token is back', async () => {
-    // Signed in during a 6 s outage whose answers take 600 ms: no token yet.
-    await demo.setFaults({ failFor: { ms: 6_000, status: 503 }, latencyMs: 600 })
+    // Signed in during an outage whose answers take 600 ms: no token yet. The
+    // outage lasts until the test ends it below: a timed one could end while
+    // Call API's own flight (when it came after the watcher's had failed) was
+    // still retrying, and that flight would get a token.
+    await demo.setFaults({ failFor: { ms: 60_000, status: 503 }, latencyMs: 600 })
     await page.getByTestId("sign-in").click()
     await until("a session", async () => (await statusOf(page)) !== "signed-out", 5_000)
     const pending = page.waitForSelector('[data-testid="api-pending"]', { timeout: 5_000 })
@@ -390,7 +393,7 @@ describe.each(apps)("the $name demo", (app) => {
     const text = (await page.getByTestId("api-status").textContent(probe))!
     expect(text).toMatch(/^✕ Could not get a token — demo-api was not called: /)
     expect(text).not.toContain("Unreachable")
-    await demo.setFaults({ latencyMs: 0 })
+    await demo.setFaults({ failFor: null, latencyMs: 0 })
     await waitForStatus(page, "ready", 25_000)
     await until("the error cleared", async () => (await apiStatusOf(page)) === null, 3_000)
     expect(pageErrors).toEqual([])
