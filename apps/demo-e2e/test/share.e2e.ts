@@ -172,10 +172,14 @@ const lockAndSignOut = async (session: string, tabs: Page[]) => {
     },
     5_000,
   )
-  const [signedOutAt, ...followedAt] = await Promise.all(
-    rest.map((page) => page.evaluate(() => (window as { __signedOutAt?: number }).__signedOutAt)),
+  const signedOutAt = await Promise.all(
+    rest.map(async (page) =>
+      Number(await page.evaluate(() => (window as { __signedOutAt?: number }).__signedOutAt)),
+    ),
   )
-  const followedIn = Math.max(...followedAt.map((at) => at ?? Infinity)) - (signedOutAt ?? NaN)
+  // From the first tab showing it to the last: the tab that signs out tells the
+  // others as it updates itself, so they can show it a few ms before it does.
+  const followedIn = Math.max(...signedOutAt) - Math.min(...signedOutAt)
   return { refreshedIn, followedIn, requestsAtSignOut: await requestsOf(session) }
 }
 
