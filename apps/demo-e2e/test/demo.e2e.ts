@@ -193,6 +193,10 @@ describe.each(apps)("the $name demo", (app) => {
     await page.getByTestId("user-id").fill(user)
     await page.getByTestId("sign-in").click()
     await waitForStatus(page, "ready")
+    // This page's requests, at once: one for the session token. Read before the
+    // checks below, which a loaded machine can stretch into the background
+    // refresh 5–6 s on.
+    expect(await pageCount(page)).toBe(1)
     sessionId = (await page.getByTestId("session-id").textContent(probe))!.trim()
     expect(sessionId).toMatch(/^sess_/)
     const claims = await verify(await jwtOf(page))
@@ -211,8 +215,6 @@ describe.each(apps)("the $name demo", (app) => {
     expect(await page.getByTestId("jwt").textContent(probe)).toContain("…")
     // Focus is on Sign out, not dropped to <body> with the disabled Sign in.
     await until("focus on Sign out", async () => (await focused(page)) === "sign-out", 3_000)
-    // This page's requests, at once: one for the session token.
-    expect(await pageCount(page)).toBe(1)
   })
 
   it("<tok-devtools> is on the page, with the token's bar", async () => {
@@ -247,14 +249,16 @@ describe.each(apps)("the $name demo", (app) => {
 
   it('"Refresh now" in an outage says Retrying (not Error) and ends in a fresh token once the server is back', async () => {
     const before = await jwtOf(page)
-    // The page's own button: 503 for 8 s.
+    // The page's own button: 503 for 8 s. Timed from before the click, so no
+    // later than the window opens: timed after the confirmation below, a slow
+    // probe ate into the > 7 s.
+    const faultAt = Date.now()
     await page.getByTestId("fault-outage").click()
     await until(
       "the fault in force",
       async () => /503 for/.test((await page.getByTestId("faults").textContent(probe)) ?? ""),
       3_000,
     )
-    const faultAt = Date.now()
     await page.getByTestId("refresh").click()
     // Retrying, with the attempt, while the cached token is still served.
     const detail = await until(
@@ -375,8 +379,11 @@ describe.each(apps)("the $name demo", (app) => {
   })
 
   it('Call API in an outage: pending, then "could not get a token", cleared once a token is back', async () => {
-    // Signed in during a 6 s outage whose answers take 600 ms: no token yet.
-    await demo.setFaults({ failFor: { ms: 6_000, status: 503 }, latencyMs: 600 })
+    // Signed in during an outage whose answers take 600 ms: no token yet. The
+    // outage lasts until the test ends it below: a timed one could end while
+    // Call API's own flight (when it came after the watcher's had failed) was
+    // still retrying, and that flight would get a token.
+    await demo.setFaults({ failFor: { ms: 60_000, status: 503 }, latencyMs: 600 })
     await page.getByTestId("sign-in").click()
     await until("a session", async () => (await statusOf(page)) !== "signed-out", 5_000)
     const pending = page.waitForSelector('[data-testid="api-pending"]', { timeout: 5_000 })
@@ -386,7 +393,7 @@ describe.each(apps)("the $name demo", (app) => {
     const text = (await page.getByTestId("api-status").textContent(probe))!
     expect(text).toMatch(/^✕ Could not get a token — demo-api was not called: /)
     expect(text).not.toContain("Unreachable")
-    await demo.setFaults({ latencyMs: 0 })
+    await demo.setFaults({ failFor: null, latencyMs: 0 })
     await waitForStatus(page, "ready", 25_000)
     await until("the error cleared", async () => (await apiStatusOf(page)) === null, 3_000)
     expect(pageErrors).toEqual([])
@@ -440,13 +447,14 @@ describe("the fault buttons", () => {
       // 429 for 6 s with Retry-After 3 s: Retrying with the status, then a fresh
       // token once the window is over — and no more 429s than the waits allow.
       let before = await jwtOf(page)
+      // Timed from before the click, so no later than the window opens (as above).
+      const limitedAt = Date.now()
       await page.getByTestId("fault-rate-limit").click()
       await until(
         "the 429 in force",
         async () => /429/.test((await page.getByTestId("faults").textContent(probe)) ?? ""),
         3_000,
       )
-      const limitedAt = Date.now()
       await page.getByTestId("refresh").click()
       await until(
         "Retrying (HTTP 429)",

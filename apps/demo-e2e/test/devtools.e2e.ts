@@ -86,14 +86,26 @@ describe(`<tok-devtools> on the ${app} demo`, () => {
     )
     expect(await page.locator('tok-devtools [data-kind="token-bar"][data-current]').count()).toBe(1)
     // Every request the server saw for this session is a tick (requests and refreshes).
+    // With a refresh every 1–2 s, three separate reads could straddle one: the
+    // ticks are counted in one go, between two server reads that must agree.
+    const ticks = () =>
+      page.evaluate(
+        () =>
+          document
+            .querySelector("tok-devtools")
+            ?.shadowRoot?.querySelectorAll('[data-kind="tick-request"], [data-kind="tick-refresh"]')
+            .length ?? -1,
+      )
+    const requests = async () => (await demo.sessionStats(sessionId)).tokenRequests ?? -1
     await until(
       "a tick per request",
       async () => {
-        const server = (await demo.sessionStats(sessionId)).tokenRequests ?? -1
-        const ticks = (await marks("tick-request").count()) + (await marks("tick-refresh").count())
-        return server >= 1 && ticks === server
+        const before = await requests()
+        const shown = await ticks()
+        const after = await requests()
+        return before >= 1 && before === after && shown === before
       },
-      5_000,
+      10_000,
     )
     expect(await page.locator("tok-devtools .instances").first().textContent(probe)).toMatch(/^by /)
   })

@@ -140,18 +140,46 @@ const lockAndSignOut = async (session: string, tabs: Page[]) => {
   const refreshedIn = Date.now() - closedAt
 
   // Sign out in one tab: the others show signed out within 500 ms, with no request.
+  // Each tab notes the moment its own status turns signed-out: timed from the
+  // runner, one slow probe among 13 busy tabs counted against the 500 ms.
+  await Promise.all(
+    rest.map((page) =>
+      page.evaluate(() => {
+        const w = window as { __signedOutAt?: number }
+        const observer = new MutationObserver(() => {
+          const status = document.querySelector('[data-testid="status"]')
+          if (status?.getAttribute("data-status") !== "signed-out") return
+          w.__signedOutAt = Date.now()
+          observer.disconnect()
+        })
+        observer.observe(document.body, {
+          subtree: true,
+          childList: true,
+          attributes: true,
+          attributeFilter: ["data-status"],
+        })
+      }),
+    ),
+  )
   await rest[0]!.getByTestId("sign-out").click()
+  // Only deadlines now: the times the tabs noted decide.
   await until("signed out", async () => (await statusOf(rest[0]!)) === "signed-out", 5_000)
-  const signedOutAt = Date.now()
   await until(
     "every other tab signed out",
     async () => {
       for (const page of rest.slice(1)) if ((await statusOf(page)) !== "signed-out") return false
       return true
     },
-    2_000,
+    5_000,
   )
-  const followedIn = Date.now() - signedOutAt
+  const signedOutAt = await Promise.all(
+    rest.map(async (page) =>
+      Number(await page.evaluate(() => (window as { __signedOutAt?: number }).__signedOutAt)),
+    ),
+  )
+  // From the first tab showing it to the last: the tab that signs out tells the
+  // others as it updates itself, so they can show it a few ms before it does.
+  const followedIn = Math.max(...signedOutAt) - Math.min(...signedOutAt)
   return { refreshedIn, followedIn, requestsAtSignOut: await requestsOf(session) }
 }
 
@@ -166,6 +194,9 @@ it("5 tabs sharing make the requests of one tab; with sharing off, 5 times as ma
     openTabs(d!, 3),
   ])
   const start = Date.now()
+  // The tabs became ready seconds apart (A's one tab often first): the 5 × is
+  // judged on the requests made from here on, while every tab is open.
+  const [oneAtStart, offAtStart] = await Promise.all([requestsOf(a!), requestsOf(c!)])
   expect(await five[0]!.getByTestId("requests").textContent(probe)).toBeDefined()
   const d0 = lockAndSignOut(d!, lock)
   // Awaited below; a failure before then is that await's, not an unhandled rejection.
@@ -208,7 +239,11 @@ it("5 tabs sharing make the requests of one tab; with sharing off, 5 times as ma
   console.log("share e2e", JSON.stringify(report))
   expect(oneAt90).toBeGreaterThanOrEqual(5)
   expect(fiveAt90).toBeLessThanOrEqual(1.2 * oneAt90 + 1)
-  expect(offAt45).toBeGreaterThanOrEqual(4 * oneAt45)
+  // Over 45 s each tab refreshes 3 or 4 times (every 13–14 s), so an unshared
+  // tab makes at most one fewer than A; shared, the five would make about A's.
+  const oneIn45 = oneAt45 - oneAtStart
+  expect(oneIn45).toBeGreaterThanOrEqual(2)
+  expect(offAt45 - offAtStart).toBeGreaterThanOrEqual(5 * (oneIn45 - 1))
   expect(dResult.refreshedIn).toBeLessThanOrEqual(10_000)
   expect(dResult.followedIn).toBeLessThanOrEqual(500)
   expect(dAtEnd).toBe(dResult.requestsAtSignOut)
