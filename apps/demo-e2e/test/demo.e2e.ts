@@ -10,8 +10,9 @@ import { createRemoteJWKSet, decodeJwt, jwtVerify, type JWTPayload } from "jose"
 import type { Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { checkA11y } from "../src/a11y.ts"
-import { launch, type Browser } from "../src/browser.ts"
-import { repoRoot, startDemo, type Demo } from "../src/stack.ts"
+import type { Browser } from "../src/browser.ts"
+import { probe, until, useStack } from "../src/harness.ts"
+import { repoRoot, type Demo } from "../src/stack.ts"
 
 const allApps = [
   { slug: "vue", name: "Vue" },
@@ -24,61 +25,16 @@ const only = process.env.E2E_APPS?.split(",").map((slug) => slug.trim())
 const apps = only ? allApps.filter((app) => only.includes(app.slug)) : allApps
 const artifacts = join(repoRoot, ".e2e-artifacts")
 
+const stack = useStack()
 let demo: Demo
 let browser: Browser
 let keys: ReturnType<typeof createRemoteJWKSet>
-// Kept apart so that afterAll stops whichever started, even if the other failed.
-let demoP: Promise<Demo> | undefined
-let browserP: Promise<Browser> | undefined
 
 beforeAll(async () => {
-  demoP = startDemo()
-  browserP = launch()
-  ;[demo, browser] = await Promise.all([demoP, browserP])
+  ;({ demo, browser } = stack)
   keys = createRemoteJWKSet(new URL(`${demo.tokenServer}/.well-known/jwks.json`))
   await mkdir(artifacts, { recursive: true })
 })
-
-afterAll(async () => {
-  // A start that failed has already failed beforeAll: nothing to stop there.
-  await (await browserP?.catch(() => undefined))?.close()
-  await (await demoP?.catch(() => undefined))?.stop()
-})
-
-/**
- * Playwright's bound on one probe (`getAttribute`, `textContent`, …): it waits
- * for a missing element up to its timeout (30 s by default), which would
- * overrun `until`'s deadline; with this, `until` decides.
- */
-const probeMs = 1_000
-const probe = { timeout: probeMs }
-
-/**
- * Polls `check` every 100 ms until it returns a value other than
- * `undefined`/`false`; a check that throws (an element not there yet) counts
- * as "not yet". Each check is bounded by `probeMs`, so this returns or throws
- * within `timeoutMs` + `probeMs`.
- */
-const until = async <A>(
-  what: string,
-  check: () => Promise<A | undefined | false>,
-  timeoutMs: number,
-): Promise<A> => {
-  const deadline = Date.now() + timeoutMs
-  let failure: unknown
-  for (;;) {
-    try {
-      const value = await check()
-      if (value !== undefined && value !== false) return value
-      failure = undefined
-    } catch (error) {
-      failure = error
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`, { cause: failure })
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-}
 
 const statusOf = (page: Page) => page.getByTestId("status").getAttribute("data-status", probe)
 const labelOf = async (page: Page) => (await page.getByTestId("status").textContent(probe))?.trim()

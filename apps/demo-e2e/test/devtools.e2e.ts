@@ -9,22 +9,20 @@ import { copyFile, mkdir } from "node:fs/promises"
 import { join } from "node:path"
 import type { Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { launch, type Browser } from "../src/browser.ts"
-import { repoRoot, startDemo, type Demo } from "../src/stack.ts"
+import type { Browser } from "../src/browser.ts"
+import { probe, until, useStack } from "../src/harness.ts"
+import { repoRoot, type Demo } from "../src/stack.ts"
 
 const app = process.env.E2E_DEVTOOLS_APP ?? "vue"
 const artifacts = join(repoRoot, ".e2e-artifacts")
 
+const stack = useStack()
 let demo: Demo
 let browser: Browser
 let page: Page
-let demoP: Promise<Demo> | undefined
-let browserP: Promise<Browser> | undefined
 
 beforeAll(async () => {
-  demoP = startDemo()
-  browserP = launch()
-  ;[demo, browser] = await Promise.all([demoP, browserP])
+  ;({ demo, browser } = stack)
   await mkdir(artifacts, { recursive: true })
   await demo.reset()
   await demo.setTokenLifetime(8)
@@ -34,27 +32,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await page?.close()
-  await (await browserP?.catch(() => undefined))?.close()
-  await (await demoP?.catch(() => undefined))?.stop()
 })
-
-const probe = { timeout: 1_000 }
-
-/** Polls `check` every 100 ms until it holds; throws after `timeoutMs`. */
-const until = async <A>(
-  what: string,
-  check: () => Promise<A | undefined | false>,
-  timeoutMs: number,
-): Promise<A> => {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await check().catch(() => undefined)
-    if (value !== undefined && value !== false) return value
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-}
 
 /** Elements in the timeline's shadow root (Playwright's CSS pierces open shadow roots). */
 const marks = (kind: string) => page.locator(`tok-devtools [data-kind="${kind}"]`)

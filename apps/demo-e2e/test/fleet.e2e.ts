@@ -11,9 +11,8 @@
 import { existsSync } from "node:fs"
 import { delimiter, join } from "node:path"
 import type { Page } from "playwright-core"
-import { afterAll, beforeAll, expect, it } from "vitest"
-import { launch, type Browser } from "../src/browser.ts"
-import { startDemo, type Demo } from "../src/stack.ts"
+import { beforeAll, expect, it } from "vitest"
+import { probe, until, useStack } from "../src/harness.ts"
 
 const hasRedis = (process.env.PATH ?? "")
   .split(delimiter)
@@ -23,41 +22,14 @@ const run = hasRedis || process.env.CI === "true"
 if (!run)
   console.warn("[fleet e2e] skipped: no redis-server on PATH (apt-get install redis-server)")
 
-let demo: Demo
-let browser: Browser
-let demoP: Promise<Demo> | undefined
-let browserP: Promise<Browser> | undefined
+const stack = useStack({ flags: ["--fleet"], enabled: run })
 
 beforeAll(async () => {
   if (!run) return
-  demoP = startDemo(["--fleet"])
-  browserP = launch()
-  ;[demo, browser] = await Promise.all([demoP, browserP])
-  await demo.reset()
+  await stack.demo.reset()
   // Long-lived page tokens: no background refresh mixes into the counts below.
-  await demo.setTokenLifetime(60)
+  await stack.demo.setTokenLifetime(60)
 })
-
-afterAll(async () => {
-  await (await browserP?.catch(() => undefined))?.close()
-  await (await demoP?.catch(() => undefined))?.stop()
-})
-
-const probe = { timeout: 1_000 }
-
-const until = async <A>(what: string, check: () => Promise<A | undefined | false>, ms: number) => {
-  const deadline = Date.now() + ms
-  for (;;) {
-    try {
-      const value = await check()
-      if (value !== undefined && value !== false) return value
-    } catch {
-      // not there yet
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-}
 
 interface Answer {
   readonly instance: string | undefined
@@ -96,19 +68,19 @@ it.runIf(run)(
   "two demo-api instances share one template token through Redis: one fetch, the card says who answered",
   async () => {
     const user = "user_fleet"
-    const session = await demo.signIn(user)
-    const page = await browser.context.newPage()
-    await page.goto(`${demo.url}/vue/?session=${encodeURIComponent(session)}`)
+    const session = await stack.demo.signIn(user)
+    const page = await stack.browser.context.newPage()
+    await page.goto(`${stack.demo.url}/vue/?session=${encodeURIComponent(session)}`)
     await until(
       "ready",
       async () => (await page.getByTestId("status").getAttribute("data-status", probe)) === "ready",
       15_000,
     )
-    const before = (await demo.sessionStats(session)).tokenRequests
+    const before = (await stack.demo.sessionStats(session)).tokenRequests
 
     const answers: Array<Answer> = []
     for (let call = 0; call < 4; call++) answers.push(await callApi(page))
-    const after = (await demo.sessionStats(session)).tokenRequests
+    const after = (await stack.demo.sessionStats(session)).tokenRequests
     console.log("fleet e2e", JSON.stringify({ answers, templateRequests: after - before }))
 
     // Both instances answered, and the card names each one and its token's origin.

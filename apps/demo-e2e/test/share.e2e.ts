@@ -10,76 +10,39 @@
  */
 import { decodeJwt } from "jose"
 import type { Page } from "playwright-core"
-import { afterAll, beforeAll, expect, it } from "vitest"
-import { launch, type Browser } from "../src/browser.ts"
-import { startDemo, type Demo } from "../src/stack.ts"
+import { beforeAll, expect, it } from "vitest"
+import { probe, until, useStack } from "../src/harness.ts"
 
-let demo: Demo
-let browser: Browser
-let demoP: Promise<Demo> | undefined
-let browserP: Promise<Browser> | undefined
+const stack = useStack()
 
 beforeAll(async () => {
-  demoP = startDemo()
-  browserP = launch()
-  ;[demo, browser] = await Promise.all([demoP, browserP])
-  await demo.reset()
-  await demo.setTokenLifetime(20)
+  await stack.demo.reset()
+  await stack.demo.setTokenLifetime(20)
 })
 
-afterAll(async () => {
-  await (await browserP?.catch(() => undefined))?.close()
-  await (await demoP?.catch(() => undefined))?.stop()
-})
-
-const probe = { timeout: 1_000 }
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-const until = async <A>(what: string, check: () => Promise<A | undefined | false>, ms: number) => {
-  const deadline = Date.now() + ms
-  for (;;) {
-    try {
-      const value = await check()
-      if (value !== undefined && value !== false) return value
-    } catch {
-      // not there yet
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
-    await sleep(50)
-  }
-}
 
 const statusOf = (page: Page) => page.getByTestId("status").getAttribute("data-status", probe)
 const jwtOf = async (page: Page) =>
   (await page.getByTestId("jwt").getAttribute("data-jwt", probe)) ?? ""
 
-/** Signs a user in on the token server, as the page's sign-in does; the session id. */
-const signIn = async (user: string): Promise<string> => {
-  const res = await fetch(`${demo.tokenServer}/v1/client/sessions`, {
-    method: "POST",
-    headers: { "Content-Type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({ user_id: user }).toString(),
-  })
-  expect(res.ok).toBe(true)
-  return ((await res.json()) as { id: string }).id
-}
-
 /** Opens `count` tabs of the Vue demo on `session`; `share: false` takes BroadcastChannel away. */
 const openTabs = async (session: string, count: number, share = true): Promise<Page[]> =>
   Promise.all(
     Array.from({ length: count }, async () => {
-      const page = await browser.context.newPage()
+      const page = await stack.browser.context.newPage()
       if (!share)
         await page.addInitScript(
           () => void delete (globalThis as { BroadcastChannel?: unknown }).BroadcastChannel,
         )
-      await page.goto(`${demo.url}/vue/?session=${encodeURIComponent(session)}`)
+      await page.goto(`${stack.demo.url}/vue/?session=${encodeURIComponent(session)}`)
       await until("ready", async () => (await statusOf(page)) === "ready", 15_000)
       return page
     }),
   )
 
-const requestsOf = async (session: string) => (await demo.sessionStats(session)).tokenRequests ?? 0
+const requestsOf = async (session: string) =>
+  (await stack.demo.sessionStats(session)).tokenRequests ?? 0
 
 /** D: close the tab that holds the refresh lock mid-refresh, then sign out in one tab. */
 const lockAndSignOut = async (session: string, tabs: Page[]) => {
@@ -95,7 +58,7 @@ const lockAndSignOut = async (session: string, tabs: Page[]) => {
   // A refresh fires 5–7 s before expiry (the demo's buffer 5 s, jitter ≤ 2 s): slow the
   // server first, with a second to spare for a loaded machine.
   await sleep(Math.max(0, exp - 8_000 - Date.now()))
-  await demo.setFaults({ latencyMs: 4_000 })
+  await stack.demo.setFaults({ latencyMs: 4_000 })
   const holder = await until(
     "a tab to hold the refresh lock",
     async () => {
@@ -120,7 +83,7 @@ const lockAndSignOut = async (session: string, tabs: Page[]) => {
   const before = await jwtOf(tabs[0]!)
   await tabs[holder]!.close()
   const closedAt = Date.now()
-  await demo.setFaults({ latencyMs: 0 })
+  await stack.demo.setFaults({ latencyMs: 0 })
   const rest = tabs.filter((_, i) => i !== holder)
   // Another tab refreshes within one request timeout (10 s); none ever shows an expired token.
   await until(
@@ -185,7 +148,9 @@ const lockAndSignOut = async (session: string, tabs: Page[]) => {
 
 it("5 tabs sharing make the requests of one tab; with sharing off, 5 times as many", async () => {
   const [a, b, c, d] = await Promise.all(
-    ["user_share_one", "user_share_five", "user_share_off", "user_share_lock"].map(signIn),
+    ["user_share_one", "user_share_five", "user_share_off", "user_share_lock"].map((user) =>
+      stack.demo.signIn(user),
+    ),
   )
   const [one, five, off, lock] = await Promise.all([
     openTabs(a!, 1),
