@@ -71,6 +71,8 @@ describe("outgoing calls are bounded", () => {
     const others = [profile(tokens, api, b), profile(tokens, api, c)]
     const refused = await Promise.race(others)
     expect(refused).toEqual({ status: 503, retryAfter: "1", code: "busy" })
+    // The queued one waits for the slot: still only the first has called out.
+    expect(tokens.stats().tokenRequests).toBe(1)
     tokens.clearFaults() // the queued one's own token request need not wait
     expect((await first).status).toBe(200)
     const statuses = (await Promise.all(others)).map((result) => result.status)

@@ -17,8 +17,9 @@ export const probe = { timeout: 1_000 }
 /**
  * Polls `check` every `everyMs` until it returns a value other than
  * `undefined`/`false`; a check that throws (an element not there yet) counts
- * as "not yet". Each probe is bounded by {@link probe}, so this returns or
- * throws within `timeoutMs` + 1 s, with the last failure as the cause.
+ * as "not yet". It returns or throws within `timeoutMs` plus one check (a
+ * check of single probes bounded by {@link probe} takes about 1 s at most),
+ * with the last failure as the cause.
  */
 export const until = async <A>(
   what: string,

@@ -3,8 +3,8 @@
  * API is rate limited per application, not per instance): a `TokenSource`
  * wrapped so that every instance sharing one Redis draws from one budget.
  * Built on Effect's `RateLimiter`, twice: with its Redis store, a token
- * bucket that holds one request and refills every `1000 / requestsPerSecond`
- * ms hands out turns, first come, first served, one Redis call each; in
+ * bucket that holds one request and refills every
+ * `1000 / (requestsPerSecond × headroom)` ms hands out turns, first come, first served, one Redis call each; in
  * memory, the same bucket per process, so a process whose timers fire late
  * sends its due turns one by one, never in a burst. Requests leave at 70% of
  * the cap (`headroom`): the rest absorbs the jitter of the network and of
