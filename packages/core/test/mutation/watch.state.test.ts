@@ -3,7 +3,9 @@
  * second round): statuses after a fetch, a second error, a sign-out during
  * the first fetch, a source that dies, transient failures retried, a token
  * another client put in a shared cache, snapshots that stay the same object,
- * and unsubscribing a watcher of a disposed client.
+ * unsubscribing a watcher of a disposed client, and a refresh() that fails
+ * transiently while the token is good (it waits for the plan, and counts
+ * toward the backoff).
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as Context from "effect/Context"
@@ -228,4 +230,44 @@ describe("after dispose", () => {
     expect(() => leave()).not.toThrow()
     expect(inspectClient(tok)).toMatchObject({ fibers: 0, watchedKeys: 0 })
   })
+})
+
+describe("a refresh that fails transiently while the token is still good", () => {
+  it.effect(
+    "waits for the plan, and counts toward the backoff when the planned one fails too",
+    () => {
+      // An hour-long token: its planned refresh is about 59 minutes away.
+      const source = makeFakeSource({ lifetimeSeconds: 3_600 })
+      return withClient(source, (tok) =>
+        Effect.gen(function* () {
+          yield* tok.setSession("sess_1")
+          const watcher = yield* tok.watch()
+          watcher.subscribe(() => undefined)
+          yield* settle
+          // Two rounds of four attempts answer 503 (refresh(), then the planned
+          // refresh); the requests after them mint.
+          source.configure({
+            respond: (_, index) =>
+              index >= 1 && index <= 8 ? { fail: { status: 503 } } : undefined,
+          })
+          void watcher.refresh()
+          yield* TestClock.adjust("4 seconds")
+          expect(source.requests).toHaveLength(5)
+          expect(errorOf(watcher.getSnapshot())).toBe("TokenUnavailableError")
+          expect(jwtOf(watcher.getSnapshot())).toBeDefined()
+          // The token is good: nothing more until its plan, however long.
+          yield* TestClock.adjust("30 minutes")
+          expect(source.requests).toHaveLength(5)
+          yield* TestClock.adjust("1 hour")
+          expect(source.requests).toHaveLength(10)
+          expect(watcher.getSnapshot().status).toBe("ready")
+          // The planned round failed as the second in a row: 10–12 s of backoff
+          // after it (a first failure would wait 5–6 s).
+          const times = source.requestTimes
+          expect(times[9]! - times[8]!).toBeGreaterThanOrEqual(10_000)
+          expect(times[9]! - times[8]!).toBeLessThanOrEqual(12_010)
+        }),
+      )
+    },
+  )
 })
