@@ -50,7 +50,11 @@ export interface Options {
 /** The default bound. */
 export const defaultMaxEntries = 1000
 
-/** Lifetimes with a queue of their own; tokens of any other lifetime share one. */
+/**
+ * Lifetimes with a queue of their own; tokens of any other lifetime share one
+ * (in arrival order, so there an expired token behind a live one is found
+ * only as the least recently used). A queue emptied is dropped.
+ */
 const MAX_LIFETIME_QUEUES = 16
 const MIXED = -1
 

@@ -3,7 +3,8 @@
  * `delete`, `clear` and clock moves over a few keys, with a full cache that
  * must evict — an expired token if there is one, else the least recently
  * used. Found by the mutation run (issue 21): the linked lists behind the
- * cache keep order in ways the example tests did not reach.
+ * cache keep order in ways the example tests did not reach; and a lifetime
+ * whose queue emptied gets a queue again (16 at most are kept).
  */
 import type * as Clock from "effect/Clock"
 import fc from "fast-check"
@@ -121,11 +122,52 @@ describe("TokenCache.make against a model", () => {
     )
   })
 
-  it("more lifetimes than it keeps queues for: still bounded, still consistent", () => {
+  // 24 lifetimes come and go, but a cache of at most 5 holds at most 5 at
+  // once: a queue emptied is dropped, so every live lifetime keeps a queue of
+  // its own and eviction stays exact.
+  it("many lifetimes over time, few at once: still an expired token first, else the LRU", () => {
     const lifetimes = Array.from({ length: 24 }, (_, i) => 5 + i * 3)
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 5 }),
+        fc.array(opArb(lifetimes), { minLength: 40, maxLength: 120 }),
+        check,
+      ),
+      { numRuns: 300, seed: 21 },
+    )
+  })
+
+  it("a queue emptied is dropped: after 16 lifetimes came and went, an expired token is still found", () => {
+    let now = 0
+    const clock = { currentTimeMillisUnsafe: () => now } as unknown as Clock.Clock
+    const cache = TokenCache.make({ maxEntries: 2, clock })
+    const token = (jwt: string, lifetime: number): Token.Token => ({
+      jwt,
+      sessionId: "s",
+      claims: { iat: 0, exp: 1 },
+      issuedAt: now,
+      expiresAt: now + lifetime,
+      source: "network",
+    })
+    // Sixteen lifetimes, one after another under one key: each empties the last one's queue.
+    for (let i = 0; i < 16; i++) cache.set("x", token(`x${i}`, 1_000 + i))
+    cache.delete("x")
+    cache.set("a", token("a", 100_000))
+    now = 1
+    cache.set("b", token("b", 10))
+    now = 50
+    // Full: "b" has expired, "a" (the least recently used) has not.
+    cache.set("c", token("c", 60_000))
+    expect([...cache.entries()].map(([key]) => key).sort()).toEqual(["a", "c"])
+  })
+
+  // Past 16 live lifetimes the rest share one queue in arrival order, where
+  // an expired token behind a live one waits for the LRU: bounded, consistent.
+  it("more lifetimes at once than it keeps queues for: still bounded, still consistent", () => {
+    const lifetimes = Array.from({ length: 24 }, (_, i) => 5 + i * 3)
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 24 }),
         fc.array(opArb(lifetimes), { maxLength: 80 }),
         (max, ops) => {
           let now = 1000
