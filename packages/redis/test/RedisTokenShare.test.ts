@@ -371,6 +371,34 @@ describe("RedisTokenShare", () => {
     })
   })
 
+  it("ids that are not well-formed UTF-16 get keys of their own: shared, invalidated and ended, never a crash", async () => {
+    const prefix = nextPrefix()
+    const session = dev.signIn(`user_lone_${Math.random()}`)
+    const jwt = await dev.issueToken({ sessionId: session.id, template: "supabase" })
+    // A lone surrogate (a client sent half a pair) and what it would be mended into.
+    const lone = { sessionId: session.id, template: "supa\uD800", organizationId: "org_\uDC00" }
+    const mended = { sessionId: session.id, template: "supa\uFFFD", organizationId: "org_\uFFFD" }
+    await run((scope) =>
+      Effect.gen(function* () {
+        const [a, b] = yield* shares(scope, 2, { prefix, encryptionKey: randomBytes(32) })
+        const token = (request: TokenRequest) =>
+          a!.publish({ _tag: "token", token: { request, jwt, expiresInMillis: 30_000 } })
+        yield* token(lone)
+        expect((yield* b!.get(lone))?.jwt).toBe(jwt)
+        expect(yield* b!.get(mended)).toBeUndefined()
+        yield* token(mended)
+        yield* a!.publish({
+          _tag: "invalidated",
+          filter: { sessionId: session.id, template: lone.template },
+        })
+        expect(yield* b!.get(lone)).toBeUndefined()
+        expect((yield* b!.get(mended))?.jwt).toBe(jwt)
+        yield* a!.publish({ _tag: "ended", sessionId: `${session.id}\uDBFF` })
+        expect((yield* b!.get(mended))?.jwt).toBe(jwt)
+      }),
+    )
+  })
+
   it("without encryption, a value that is not a well-formed token for its key is ignored", async () => {
     const prefix = nextPrefix()
     const victim = await signedIn()

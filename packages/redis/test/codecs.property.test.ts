@@ -43,9 +43,22 @@ const codec = (instanceId: string, withSealer: Sealer | undefined, clock: { now:
 
 // ---- arbitraries ----------------------------------------------------------
 
-/** Ids as servers may see them: unicode, and the characters Redis keys are built from. */
+/** Text of halves of surrogate pairs among the characters keys are escaped with. */
+const surrogates = fc
+  .array(
+    fc.oneof(
+      fc.integer({ min: 0xd800, max: 0xdfff }).map((code) => String.fromCharCode(code)),
+      fc.constantFrom("a", "{", ":", "%", "u", "%uD800", "\uFFFD", "\u{1F600}"),
+    ),
+    { minLength: 1, maxLength: 8 },
+  )
+  .map((parts) => parts.join(""))
+
+/** Ids as servers may see them: unicode, the characters keys are built from, even lone surrogates. */
 const id = fc.oneof(
   fc.string({ unit: "grapheme", minLength: 1, maxLength: 24 }),
+  fc.string({ unit: "binary", minLength: 1, maxLength: 24 }),
+  surrogates,
   fc.string({ unit: "grapheme-ascii", minLength: 1, maxLength: 24 }),
   fc.constantFrom("-", "=", ":", "{", "}", "{sess}", "a:tok:-:-", "%7B", "sess_2a\u00e9\u{1F600}"),
 )
@@ -102,6 +115,48 @@ const flip = fc.record({
 })
 
 const RUNS = { numRuns: 200, seed: 0x70c_7_4 }
+
+// ---- keys -----------------------------------------------------------------
+
+/** `a`, and a request like it: the same, any other, or its lone surrogates mended or spelled out. */
+const nearby = (a: TokenRequest) => {
+  const lone = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g
+  const mend = (how: (half: string) => string) => (value: string | undefined) =>
+    value?.replace(lone, how)
+  const variants = [
+    mend(() => "\uFFFD"),
+    mend((half) => `%u${half.charCodeAt(0).toString(16).toUpperCase()}`),
+    mend((half) => encodeURIComponent("\uFFFD") + half.length),
+  ].map((f) => ({
+    sessionId: f(a.sessionId)!,
+    template: f(a.template),
+    organizationId: f(a.organizationId),
+  }))
+  return fc.tuple(fc.constant(a), fc.oneof(fc.constant(a), request, fc.constantFrom(...variants)))
+}
+
+describe("Redis keys (codec.ts) on random ids", () => {
+  it("every request has keys, in its session's hash slot, that no other request has", () => {
+    fc.assert(
+      fc.property(request.chain(nearby), ([a, b]) => {
+        const [ka, kb] = [keysOf("tok:", a), keysOf("tok:", b)]
+        // One hash tag per session: the first {…}, holding no brace itself.
+        expect(/^tok:\{[^{}]*\}:/.test(ka.token)).toBe(true)
+        expect(ka.token.slice(0, ka.token.indexOf("}") + 1)).toBe(
+          ka.ended.slice(0, ka.ended.indexOf("}") + 1),
+        )
+        const same =
+          a.sessionId === b.sessionId &&
+          a.template === b.template &&
+          a.organizationId === b.organizationId
+        expect(ka.token === kb.token).toBe(same)
+        expect(ka.lock === kb.lock).toBe(same)
+        expect(ka.ended === kb.ended).toBe(a.sessionId === b.sessionId)
+      }),
+      { numRuns: 300, seed: 0x70c_7_4 },
+    )
+  })
+})
 
 // ---- events ---------------------------------------------------------------
 

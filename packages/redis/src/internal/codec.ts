@@ -17,20 +17,40 @@ export interface Keys {
   readonly ended: string
 }
 
-const part = (value: string | undefined): string =>
-  value === undefined ? "-" : `=${encodeURIComponent(value)}`
+/** A UTF-16 surrogate that is half of no pair: `encodeURIComponent` throws on it. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g
+
+/**
+ * An id as it goes into a key: `encodeURIComponent`, and a lone surrogate
+ * (which it throws on) as `%u` and its code, which `encodeURIComponent`
+ * never writes: every id, well formed or not, gets a key of its own.
+ */
+const encodeId = (value: string): string => {
+  let out = ""
+  let from = 0
+  for (const match of value.matchAll(LONE_SURROGATE)) {
+    out += encodeURIComponent(value.slice(from, match.index))
+    out += `%u${match[0].charCodeAt(0).toString(16).toUpperCase()}`
+    from = match.index + 1
+  }
+  return out + encodeURIComponent(value.slice(from))
+}
+
+/** A template or organization as it goes into a key: `-` for none. */
+export const keyPart = (value: string | undefined): string =>
+  value === undefined ? "-" : `=${encodeId(value)}`
 
 /**
  * The hash tag of a session: `{…}`, so a Redis Cluster keeps a session's keys
- * in one slot. `encodeURIComponent` escapes `{`, `}` and `:` in the id.
+ * in one slot. The id is escaped (`encodeURIComponent`): no `{`, `}` or `:`.
  */
 export const sessionTag = (prefix: string, sessionId: string): string =>
-  `${prefix}{${encodeURIComponent(sessionId)}}`
+  `${prefix}{${encodeId(sessionId)}}`
 
 /** The keys of `request` under `prefix`. */
 export const keysOf = (prefix: string, request: TokenRequest): Keys => {
   const tag = sessionTag(prefix, request.sessionId)
-  const rest = `${part(request.template)}:${part(request.organizationId)}`
+  const rest = `${keyPart(request.template)}:${keyPart(request.organizationId)}`
   return { token: `${tag}:tok:${rest}`, lock: `${tag}:lock:${rest}`, ended: `${tag}:ended` }
 }
 

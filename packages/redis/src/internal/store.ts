@@ -18,7 +18,7 @@ import * as Redis from "effect/persistence/Redis"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import type { TokenRequest } from "@tok/core"
-import { decodePayload, encodePayload, generationKey, keysOf, type Keys } from "./codec.ts"
+import { decodePayload, encodePayload, generationKey, keyPart, keysOf, type Keys } from "./codec.ts"
 import type { Sealer } from "./crypto.ts"
 import { makeEventCodec } from "./events.ts"
 import {
@@ -426,12 +426,11 @@ const matches = (
 ): boolean => {
   const match = /:tok:(-|=[^:]*):(-|=[^:]*)$/.exec(key.slice(prefix.length))
   if (!match) return false
-  const decode = (part: string) => (part === "-" ? undefined : decodeURIComponent(part.slice(1)))
-  const template = decode(match[1]!)
-  const organizationId = decode(match[2]!)
+  // Compared as they are written in keys: nothing to decode, so a member
+  // that is no key of tok's (or an id no decoder takes back) matches nothing.
   return (
-    (filter.template === undefined || filter.template === template) &&
+    (filter.template === undefined || keyPart(filter.template) === match[1]) &&
     (filter.organizationId === undefined ||
-      (filter.organizationId === "" ? undefined : filter.organizationId) === organizationId)
+      keyPart(filter.organizationId === "" ? undefined : filter.organizationId) === match[2])
   )
 }
