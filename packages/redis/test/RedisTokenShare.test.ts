@@ -399,6 +399,22 @@ describe("RedisTokenShare", () => {
     )
   })
 
+  it("a member of a session's index that names no key of tok's does not stop an invalidate", async () => {
+    const prefix = nextPrefix()
+    const { request, jwt } = await signedIn("supabase")
+    await run((scope) =>
+      Effect.gen(function* () {
+        const [a, b] = yield* shares(scope, 2, { prefix })
+        yield* a!.publish({ _tag: "token", token: { request, jwt, expiresInMillis: 30_000 } })
+        const index = `${prefix}{${request.sessionId}}:index`
+        // Spelled like a token key, with an escape no decoder takes back.
+        yield* Effect.promise(() => raw.sAdd(index, `${prefix}{${request.sessionId}}:tok:=%E0:-`))
+        yield* a!.publish({ _tag: "invalidated", filter: { sessionId: request.sessionId } })
+        expect(yield* b!.get(request)).toBeUndefined()
+      }),
+    )
+  })
+
   it("without encryption, a value that is not a well-formed token for its key is ignored", async () => {
     const prefix = nextPrefix()
     const victim = await signedIn()

@@ -23,7 +23,7 @@ import { encodePayload, generationKey, keysOf } from "../src/internal/codec.ts"
 import { makeSealer } from "../src/internal/crypto.ts"
 import { makeEventCodec } from "../src/internal/events.ts"
 import { FUTURE_MILLIS, PAST_MILLIS } from "../src/internal/replay.ts"
-import { ENDED } from "../src/internal/scripts.ts"
+import { ENDED, indexOf } from "../src/internal/scripts.ts"
 import { subscribed, untilEffect as until } from "./support/poll.ts"
 import { startRedis, type RedisServer } from "./support/redisServer.ts"
 
@@ -137,6 +137,21 @@ const scenario = fc.record({
     ),
     { maxLength: 6 },
   ),
+  // Members of the session's index that name no token tok wrote (an
+  // invalidate reads them): parts as keys spell them, and ones no decoder takes.
+  index: fc.array(
+    fc.tuple(
+      fc.oneof(
+        fc.constantFrom("-", "=%E0", "=%", "=%uD800"),
+        text.map((t) => `=${t.replace(/:/g, "")}`),
+      ),
+      fc.oneof(
+        fc.constantFrom("-", "=%E0%A4%A", "=%ZZ"),
+        text.map((t) => `=${t.replace(/:/g, "")}`),
+      ),
+    ),
+    { maxLength: 4 },
+  ),
   // A real event (of another session) published twice: heard once.
   replayed: fc.boolean(),
 })
@@ -219,6 +234,10 @@ describe("garbage in Redis and on the channel", () => {
         if (s.ended === "wrongType") await raw.lPush(keys.ended, "x")
         else if (s.ended !== undefined && s.ended !== ENDED) await raw.set(keys.ended, s.ended)
         if (s.generation !== undefined) await raw.set(generationKey(prefix), s.generation)
+        const tag = keys.ended.slice(0, -":ended".length)
+        for (const [template, organization] of s.index) {
+          await raw.sAdd(indexOf(keys), `${tag}:tok:${template}:${organization}`)
+        }
 
         await run((scope) =>
           Effect.gen(function* () {
@@ -311,6 +330,13 @@ describe("garbage in Redis and on the channel", () => {
             expect(again.jwt).toBe(token.jwt)
             expect(tokenRequests(sessionId)).toBe(1)
             expect(heard).toEqual(expected)
+
+            // An invalidate of the key goes through the index: it drops the
+            // copy in Redis, so the next call fetches again.
+            yield* client.invalidate(request)
+            const after = yield* client.getToken(request)
+            expect(after.source).toBe("network")
+            expect(tokenRequests(sessionId)).toBe(2)
           }),
         )
       }),
