@@ -11,6 +11,7 @@ import { Authority, type DevSession, type IssueTokenRequest } from "./authority.
 import { FaultController, type FaultSettings, type FaultState } from "./faults.ts"
 import {
   answerClientError,
+  answerConnect,
   canonicalOrigin,
   ClientGone,
   corsHeaders,
@@ -307,6 +308,12 @@ export const startDevServer = async (options: DevServerOptions = {}): Promise<De
     handle(req, res).catch(() => req.socket.destroy())
   })
   server.on("clientError", answerClientError)
+  server.on("connect", answerConnect)
+  // An `Expect` other than 100-continue: Node would answer 417 with no body.
+  server.on("checkExpectation", (req, res) => {
+    const error = new HttpError(417, "expectation_failed", "Only Expect: 100-continue is taken.")
+    send(req, res, json(417, error.body(), { Connection: "close" }), { Vary: "Origin" })
+  })
   await new Promise<void>((resolve, reject) => {
     const onError = (error: Error & { code?: string }) => {
       server.off("listening", onListening)
