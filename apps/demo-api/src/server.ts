@@ -225,6 +225,12 @@ export const startDemoApi = async (options: DemoApiOptions): Promise<DemoApi> =>
   const route = async (req: IncomingMessage, path: string, gone: AbortSignal): Promise<Reply> => {
     const method = req.method ?? "GET"
     const origin = req.headers.origin
+    // Node's own refusal (`requireHostHeader`) has an empty body: answer it here instead.
+    if (req.headers.host === undefined && req.httpVersion === "1.1") {
+      return reply(400, {
+        error: { code: "bad_request", message: "An HTTP/1.1 request must have a Host header." },
+      })
+    }
     if (method === "OPTIONS") {
       if (origin === undefined || !allowedOrigins.has(origin)) {
         return reply(403, {
@@ -310,9 +316,12 @@ export const startDemoApi = async (options: DemoApiOptions): Promise<DemoApi> =>
     )
   }
 
-  const server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, (req, res) => {
-    handle(req, res).catch(() => res.destroy())
-  })
+  const server = createServer(
+    { requestTimeout: 30_000, headersTimeout: 10_000, requireHostHeader: false },
+    (req, res) => {
+      handle(req, res).catch(() => res.destroy())
+    },
+  )
   // What Node would answer by itself (with an empty body, or not at all) gets a JSON error too.
   server.on("clientError", (error: Error & { code?: string }, socket: Duplex) => {
     if (error.code === "ECONNRESET" || !socket.writable) {

@@ -44,6 +44,7 @@ describe("requests Node answers by itself get demo-api's JSON errors", () => {
       "headers_too_large",
     ],
     ["a bad request line", "G@T /health HTTP/1.1\r\nHost: x\r\n\r\n", 400, "bad_request"],
+    ["no Host", "GET /health HTTP/1.1\r\nConnection: close\r\n\r\n", 400, "bad_request"],
     [
       "CONNECT",
       "CONNECT 127.0.0.1:1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",

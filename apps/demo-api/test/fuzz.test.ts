@@ -333,6 +333,7 @@ const request: fc.Arbitrary<Request> = fc.record({
       fc.tuple(fc.constant("expect"), fc.constantFrom("100-continue", "nonsense")),
       fc.tuple(fc.constant("accept"), fc.constantFrom("application/json", "*/*")),
       fc.tuple(fc.constant("host"), fc.constantFrom("localhost", "evil.example", "")),
+      fc.tuple(fc.constant("no-host"), fc.constant("")), // no Host header at all
       fc.tuple(
         fc.constant("x-huge"),
         fc.integer({ min: 1_000, max: 17_000 }).map((n) => "h".repeat(n)),
@@ -356,10 +357,12 @@ const request: fc.Arbitrary<Request> = fc.record({
 
 const bytesOf = (r: Request, authorization: string | undefined): Buffer => {
   const lines = [`${r.method} ${r.path}${r.query === undefined ? "" : `?${r.query}`} HTTP/1.1`]
-  if (!r.headers.some(([name]) => name === "host")) lines.push(`Host: 127.0.0.1:${apiPort()}`)
+  if (!r.headers.some(([name]) => name === "host" || name === "no-host")) {
+    lines.push(`Host: 127.0.0.1:${apiPort()}`)
+  }
   if (authorization !== undefined) lines.push(`Authorization: ${authorization}`)
   if (r.origin !== undefined) lines.push(`Origin: ${r.origin}`)
-  for (const [name, value] of r.headers) lines.push(`${name}: ${value}`)
+  for (const [name, value] of r.headers) if (name !== "no-host") lines.push(`${name}: ${value}`)
   lines.push("Connection: close")
   if (r.body !== undefined) lines.push(`Content-Length: ${r.body.length}`)
   return Buffer.concat([Buffer.from(`${lines.join("\r\n")}\r\n\r\n`), r.body ?? Buffer.alloc(0)])

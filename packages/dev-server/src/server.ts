@@ -214,6 +214,10 @@ export const startDevServer = async (options: DevServerOptions = {}): Promise<De
     const method = req.method ?? "GET"
     // DNS rebinding: a page on evil.example resolving to 127.0.0.1 sends `Host: evil.example`.
     const header = req.headers.host
+    // Node's own refusal (`requireHostHeader`) has an empty body: answer it here instead.
+    if (header === undefined && req.httpVersion === "1.1") {
+      throw new HttpError(400, "malformed_request", "An HTTP/1.1 request must have a Host header.")
+    }
     if (hosts !== undefined && header !== undefined && !hosts.has(hostHeaderName(header) ?? "")) {
       throw new HttpError(403, "host_not_allowed", "This Host may not call the server.", {
         longMessage: "Call it as 127.0.0.1, localhost or [::1], or start it with --allowed-host.",
@@ -304,9 +308,12 @@ export const startDevServer = async (options: DevServerOptions = {}): Promise<De
     }
   }
 
-  const server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, (req, res) => {
-    handle(req, res).catch(() => req.socket.destroy())
-  })
+  const server = createServer(
+    { requestTimeout: 30_000, headersTimeout: 10_000, requireHostHeader: false },
+    (req, res) => {
+      handle(req, res).catch(() => req.socket.destroy())
+    },
+  )
   server.on("clientError", answerClientError)
   server.on("connect", answerConnect)
   // An `Expect` other than 100-continue: Node would answer 417 with no body.

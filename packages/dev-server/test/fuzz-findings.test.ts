@@ -18,6 +18,14 @@ describe("requests Node answers by itself get Clerk's JSON errors", () => {
     expect(Date.now() - started).toBeLessThan(2_000)
   })
 
+  it("an HTTP/1.1 request without Host is answered 400 JSON; HTTP/1.0 needs none", async () => {
+    const server = await start()
+    const answer = await raw(server, "GET / HTTP/1.1\r\nConnection: close\r\n\r\n")
+    expect(rawStatus(answer)).toBe(400)
+    expect(answer).toContain('{"errors":[{"code":"malformed_request"')
+    expect(rawStatus(await raw(server, "GET / HTTP/1.0\r\n\r\n"))).toBe(200)
+  })
+
   it("an Expect other than 100-continue is answered 417 JSON", async () => {
     const server = await start()
     const answer = await raw(
