@@ -26,6 +26,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
+import type { Duplex } from "node:stream"
 import { performance } from "node:perf_hooks"
 import * as Effect from "effect/Effect"
 import * as PrometheusMetrics from "effect/observability/PrometheusMetrics"
@@ -63,6 +64,22 @@ const notes = (user: string) => [
   { id: 2, text: "tok got that token through the Backend API with the secret key." },
   { id: 3, text: "Call again within the token's life and tok answers from its cache." },
 ]
+
+const rawMessages: Record<string, string> = {
+  headers_too_large: "The request headers are too large.",
+  request_timeout: "The request took too long to arrive.",
+  bad_request: "The request is not valid HTTP.",
+  method_not_allowed: "This API does not take CONNECT.",
+}
+
+/** A whole HTTP answer with a JSON error, for a socket Node's HTTP server no longer writes to. */
+const rawAnswer = (status: number, reason: string, code: string): string => {
+  const body = JSON.stringify({ error: { code, message: rawMessages[code] ?? "Bad request." } })
+  return (
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+    `Cache-Control: no-store\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
+  )
+}
 
 /** Starts demo-api and resolves once it listens. */
 export const startDemoApi = async (options: DemoApiOptions): Promise<DemoApi> => {
@@ -208,6 +225,12 @@ export const startDemoApi = async (options: DemoApiOptions): Promise<DemoApi> =>
   const route = async (req: IncomingMessage, path: string, gone: AbortSignal): Promise<Reply> => {
     const method = req.method ?? "GET"
     const origin = req.headers.origin
+    // Node's own refusal (`requireHostHeader`) has an empty body: answer it here instead.
+    if (req.headers.host === undefined && req.httpVersion === "1.1") {
+      return reply(400, {
+        error: { code: "bad_request", message: "An HTTP/1.1 request must have a Host header." },
+      })
+    }
     if (method === "OPTIONS") {
       if (origin === undefined || !allowedOrigins.has(origin)) {
         return reply(403, {
@@ -293,8 +316,44 @@ export const startDemoApi = async (options: DemoApiOptions): Promise<DemoApi> =>
     )
   }
 
-  const server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, (req, res) => {
-    handle(req, res).catch(() => res.destroy())
+  const server = createServer(
+    { requestTimeout: 30_000, headersTimeout: 10_000, requireHostHeader: false },
+    (req, res) => {
+      handle(req, res).catch(() => res.destroy())
+    },
+  )
+  // What Node would answer by itself (with an empty body, or not at all) gets a JSON error too.
+  server.on("clientError", (error: Error & { code?: string }, socket: Duplex) => {
+    if (error.code === "ECONNRESET" || !socket.writable) {
+      socket.destroy()
+      return
+    }
+    socket.end(
+      error.code === "HPE_HEADER_OVERFLOW"
+        ? rawAnswer(431, "Request Header Fields Too Large", "headers_too_large")
+        : error.code === "ERR_HTTP_REQUEST_TIMEOUT"
+          ? rawAnswer(408, "Request Timeout", "request_timeout")
+          : rawAnswer(400, "Bad Request", "bad_request"),
+    )
+  })
+  server.on("connect", (_req: IncomingMessage, socket: Duplex) => {
+    // No longer the HTTP server's socket: read what comes so the client's close is
+    // seen, and never keep it past a few seconds.
+    socket.on("error", () => socket.destroy())
+    setTimeout(() => socket.destroy(), 5_000).unref()
+    socket.resume()
+    socket.end(rawAnswer(405, "Method Not Allowed", "method_not_allowed"))
+  })
+  server.on("checkExpectation", (_req: IncomingMessage, res: ServerResponse) => {
+    const body = JSON.stringify({
+      error: { code: "expectation_failed", message: "Only Expect: 100-continue is taken." },
+    })
+    res.writeHead(417, {
+      "Content-Type": "application/json; charset=utf-8",
+      "Cache-Control": "no-store",
+      Connection: "close",
+    })
+    res.end(body)
   })
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject)

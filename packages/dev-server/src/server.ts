@@ -11,6 +11,7 @@ import { Authority, type DevSession, type IssueTokenRequest } from "./authority.
 import { FaultController, type FaultSettings, type FaultState } from "./faults.ts"
 import {
   answerClientError,
+  answerConnect,
   canonicalOrigin,
   ClientGone,
   corsHeaders,
@@ -213,6 +214,10 @@ export const startDevServer = async (options: DevServerOptions = {}): Promise<De
     const method = req.method ?? "GET"
     // DNS rebinding: a page on evil.example resolving to 127.0.0.1 sends `Host: evil.example`.
     const header = req.headers.host
+    // Node's own refusal (`requireHostHeader`) has an empty body: answer it here instead.
+    if (header === undefined && req.httpVersion === "1.1") {
+      throw new HttpError(400, "malformed_request", "An HTTP/1.1 request must have a Host header.")
+    }
     if (hosts !== undefined && header !== undefined && !hosts.has(hostHeaderName(header) ?? "")) {
       throw new HttpError(403, "host_not_allowed", "This Host may not call the server.", {
         longMessage: "Call it as 127.0.0.1, localhost or [::1], or start it with --allowed-host.",
@@ -303,10 +308,19 @@ export const startDevServer = async (options: DevServerOptions = {}): Promise<De
     }
   }
 
-  const server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, (req, res) => {
-    handle(req, res).catch(() => req.socket.destroy())
-  })
+  const server = createServer(
+    { requestTimeout: 30_000, headersTimeout: 10_000, requireHostHeader: false },
+    (req, res) => {
+      handle(req, res).catch(() => req.socket.destroy())
+    },
+  )
   server.on("clientError", answerClientError)
+  server.on("connect", answerConnect)
+  // An `Expect` other than 100-continue: Node would answer 417 with no body.
+  server.on("checkExpectation", (req, res) => {
+    const error = new HttpError(417, "expectation_failed", "Only Expect: 100-continue is taken.")
+    send(req, res, json(417, error.body(), { Connection: "close" }), { Vary: "Origin" })
+  })
   await new Promise<void>((resolve, reject) => {
     const onError = (error: Error & { code?: string }) => {
       server.off("listening", onListening)

@@ -324,7 +324,11 @@ export const preflightHeaders = (origin: string, req: IncomingMessage): Record<s
     ...corsHeaders(origin),
     "Access-Control-Allow-Methods": "GET, POST, DELETE, OPTIONS",
     "Access-Control-Allow-Headers":
-      requested !== undefined && requested.length <= 1024 && headerList.test(requested)
+      requested !== undefined &&
+      requested.length <= 1024 &&
+      headerList.test(requested) &&
+      // Header names, not a JWT or key (`redact` leaves those alone): never echo a token.
+      redact(requested, "") === requested
         ? requested
         : "authorization, content-type",
     "Access-Control-Max-Age": "600",
@@ -402,6 +406,26 @@ export const answerClientError = (error: Error & { code?: string }, socket: Sock
   })
   socket.end(
     `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  )
+}
+
+/**
+ * Answers a `CONNECT` request (Node hands it to the server's `connect` event, and
+ * with no listener destroys the socket unanswered): 405 JSON, then closes.
+ */
+export const answerConnect = (_req: IncomingMessage, socket: Socket): void => {
+  const body = JSON.stringify({
+    errors: [{ code: "method_not_allowed", message: "This server does not take CONNECT." }],
+  })
+  // The socket is no longer the HTTP server's: read (and drop) what comes so the
+  // client's close is seen, and never keep it past a few seconds.
+  socket.on("error", () => socket.destroy())
+  socket.setTimeout(5_000, () => socket.destroy())
+  socket.resume()
+  socket.end(
+    `HTTP/1.1 405 Method Not Allowed\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n` +
+      `Allow: GET, HEAD, POST, DELETE, OPTIONS\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   )
 }

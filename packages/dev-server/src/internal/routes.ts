@@ -10,7 +10,15 @@ import { parseFaultSettings, type FaultController, type FaultSettings } from "..
 import { DEV_BROWSER_PARAM, publishableKeyFor, type DevBrowsers } from "../instance.ts"
 import type { StatsRecorder } from "../stats.ts"
 import { isLifetime, maxLifetimeSeconds, parseTemplates, PrototypeKeyError } from "../templates.ts"
-import { HttpError, json, malformedReply, Router, type BodyFields, type Reply } from "./http.ts"
+import {
+  HttpError,
+  json,
+  malformedReply,
+  redact,
+  Router,
+  type BodyFields,
+  type Reply,
+} from "./http.ts"
 
 /** The request as handlers see it. */
 export interface Context {
@@ -45,16 +53,20 @@ const sessionsRetryAfterSeconds = 30
 
 const sha256 = (text: string) => createHash("sha256").update(text, "utf8").digest()
 
-/** Turns a thrown validation `Error` into a 422 answer (400 for a prototype key). */
-const invalid = (error: unknown): HttpError =>
+/**
+ * Turns a thrown validation `Error` into a 422 answer (400 for a prototype key).
+ * Its message names the bad field as sent, so it is redacted: a JWT or key sent
+ * as a field name is not echoed.
+ */
+const invalid = (error: unknown, secretKey: string): HttpError =>
   error instanceof PrototypeKeyError
-    ? new HttpError(400, "malformed_request", error.message, {
+    ? new HttpError(400, "malformed_request", redact(error.message, secretKey), {
         longMessage: "__proto__, constructor and prototype are refused as keys in claims.",
       })
     : new HttpError(
         422,
         "form_param_invalid",
-        error instanceof Error ? error.message : "Invalid input.",
+        error instanceof Error ? redact(error.message, secretKey) : "Invalid input.",
       )
 
 const sessionNotFound = () => new HttpError(404, "resource_not_found", "No session with this id.")
@@ -338,7 +350,7 @@ export const routes = (deps: RouteDeps): Router<Context> => {
           settings = parseFaultSettings(await context.body())
         } catch (error) {
           if (error instanceof HttpError) throw error
-          throw invalid(error)
+          throw invalid(error, deps.secretKey)
         }
         faults.apply(settings)
         return json(200, faults.state())
@@ -409,7 +421,7 @@ export const routes = (deps: RouteDeps): Router<Context> => {
           if (lifetime !== undefined) authority.tokenLifetime = lifetime
           authority.setTemplates(added)
         } catch (error) {
-          throw invalid(error)
+          throw invalid(error, deps.secretKey)
         }
         return json(200, config())
       },
