@@ -12,12 +12,12 @@ import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import { TokenShare, type TokenRequest } from "@tok/core"
-import { startDevServer, type DevServer } from "@tok/dev-server"
+import type { DevServer } from "@tok/dev-server"
 import { RedisTokenShare } from "@tok/redis"
-import { createClient } from "redis"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { beforeAll, describe, expect, it } from "vitest"
 import { subscribed, untilEffect } from "./support/poll.ts"
-import { startRedis, type RedisServer } from "./support/redisServer.ts"
+import type { RedisServer } from "./support/redisServer.ts"
+import { type RawClient, useRedisStack } from "./support/stack.ts"
 
 /**
  * How every JWT starts (`{"alg":` in base64url). Not just `eyJ`: sealed
@@ -26,20 +26,13 @@ import { startRedis, type RedisServer } from "./support/redisServer.ts"
  */
 const JWT_START = "eyJhbGci"
 
+const stack = useRedisStack()
 let redis: RedisServer
 let dev: DevServer
-let raw: ReturnType<typeof createClient>
+let raw: RawClient
 let prefixes = 0
 
-beforeAll(async () => {
-  ;[redis, dev] = await Promise.all([startRedis(), startDevServer({ tokenLifetime: 60 })])
-  raw = createClient({ url: redis.url })
-  await raw.connect()
-})
-afterAll(async () => {
-  await raw?.close().catch(() => undefined)
-  await Promise.all([redis?.stop(), dev?.stop()])
-})
+beforeAll(() => void ({ redis, dev, raw } = stack))
 
 /** Starts `count` instances' shares (own connections, one prefix per test); closed with the scope. */
 const shares = (scope: Scope.Scope, count: number, options: RedisTokenShare.Options = {}) =>

@@ -14,33 +14,26 @@ import * as Layer from "effect/Layer"
 import * as References from "effect/References"
 import * as Scope from "effect/Scope"
 import { Token, TokenClient, TokenShare, TokenSource, type TokenRequest } from "@tok/core"
-import { startDevServer, type DevServer } from "@tok/dev-server"
+import type { DevServer } from "@tok/dev-server"
 import { RedisTokenShare } from "@tok/redis"
 import fc from "fast-check"
-import { createClient } from "redis"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { beforeAll, describe, expect, it } from "vitest"
 import { encodePayload, generationKey, keysOf } from "../src/internal/codec.ts"
 import { makeSealer } from "../src/internal/crypto.ts"
 import { makeEventCodec } from "../src/internal/events.ts"
 import { FUTURE_MILLIS, PAST_MILLIS } from "../src/internal/replay.ts"
 import { ENDED, indexOf } from "../src/internal/scripts.ts"
 import { subscribed, untilEffect as until } from "./support/poll.ts"
-import { startRedis, type RedisServer } from "./support/redisServer.ts"
+import type { RedisServer } from "./support/redisServer.ts"
+import { type RawClient, useRedisStack } from "./support/stack.ts"
 
+const stack = useRedisStack()
 let redis: RedisServer
 let dev: DevServer
-let raw: ReturnType<typeof createClient>
+let raw: RawClient
 let prefixes = 0
 
-beforeAll(async () => {
-  ;[redis, dev] = await Promise.all([startRedis(), startDevServer({ tokenLifetime: 60 })])
-  raw = createClient({ url: redis.url })
-  await raw.connect()
-})
-afterAll(async () => {
-  await raw?.close().catch(() => undefined)
-  await Promise.all([redis?.stop(), dev?.stop()])
-})
+beforeAll(() => void ({ redis, dev, raw } = stack))
 
 const KEY = randomBytes(32)
 const sealer = await makeSealer(KEY)

@@ -12,10 +12,9 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import { TokenClient, TokenShare, TokenSource } from "@tok/core"
-import { startDevServer, type DevServer } from "@tok/dev-server"
+import type { DevServer } from "@tok/dev-server"
 import { RedisTokenShare } from "@tok/redis"
-import { createClient } from "redis"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { beforeAll, describe, expect, it } from "vitest"
 import {
   FUTURE_MILLIS,
   MAX_REMEMBERED,
@@ -23,22 +22,16 @@ import {
   PAST_MILLIS,
 } from "../src/internal/replay.ts"
 import { subscribed as subscribedTo, untilEffect as until } from "./support/poll.ts"
-import { startRedis, type RedisServer } from "./support/redisServer.ts"
+import type { RedisServer } from "./support/redisServer.ts"
+import { type RawClient, useRedisStack } from "./support/stack.ts"
 
+const stack = useRedisStack()
 let redis: RedisServer
 let dev: DevServer
-let raw: ReturnType<typeof createClient>
+let raw: RawClient
 let prefixes = 0
 
-beforeAll(async () => {
-  ;[redis, dev] = await Promise.all([startRedis(), startDevServer({ tokenLifetime: 60 })])
-  raw = createClient({ url: redis.url })
-  await raw.connect()
-})
-afterAll(async () => {
-  await raw?.close().catch(() => undefined)
-  await Promise.all([redis?.stop(), dev?.stop()])
-})
+beforeAll(() => void ({ redis, dev, raw } = stack))
 
 const key = randomBytes(32).toString("base64")
 const nextPrefix = () => `r${(prefixes += 1)}:`
