@@ -32,4 +32,4 @@ export {
 } from "./faults.ts"
 export type { DevServerStats } from "./stats.ts"
 export { DEV_BROWSER_PARAM, publishableKeyFor, type InstanceType } from "./instance.ts"
-export { redact } from "./internal/http.ts"
+export { redact } from "./internal/redact.ts"

@@ -9,25 +9,22 @@ import { performance } from "node:perf_hooks"
 import type { JWK } from "jose"
 import { Authority, type DevSession, type IssueTokenRequest } from "./authority.ts"
 import { FaultController, type FaultSettings, type FaultState } from "./faults.ts"
+import { canonicalOrigin, corsHeaders, originAllowed, preflightHeaders } from "./internal/cors.ts"
 import {
   answerClientError,
   answerConnect,
-  canonicalOrigin,
   ClientGone,
-  corsHeaders,
   HttpError,
   json,
-  originAllowed,
   parseBody,
-  preflightHeaders,
   readBody,
-  redact,
   send,
   type BodyFields,
   type Reply,
 } from "./internal/http.ts"
 import { DevBrowsers, publishableKeyFor, type InstanceType } from "./instance.ts"
 import { corsPolicy, hostHeaderName, hostPolicy, urlHost } from "./internal/policy.ts"
+import { redact } from "./internal/redact.ts"
 import { routes, type AppliedFault, type Context } from "./internal/routes.ts"
 import { generateSigningKey, type SigningKey } from "./keys.ts"
 import { StatsRecorder, type DevServerStats } from "./stats.ts"

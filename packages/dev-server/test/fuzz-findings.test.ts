@@ -73,5 +73,10 @@ describe("a JWT or key the caller sends is not echoed back", () => {
     expect(named.headers.get("access-control-allow-headers")).toBe(
       "authorization, x-requested-with",
     )
+    // A long list of plain names (over the 300 characters a log line keeps) is still echoed.
+    const many = Array.from({ length: 40 }, (_, i) => `x-app-header-${i}`).join(", ")
+    expect(many.length).toBeGreaterThan(300)
+    const long = await preflight(many)
+    expect(long.headers.get("access-control-allow-headers")).toBe(many)
   })
 })

@@ -1,7 +1,8 @@
 /**
  * The small HTTP toolkit the server is built from: Clerk-shaped errors, a path
- * router, bounded body reading and parsing, CORS, and log redaction. Built on
- * `node:http` only (see the package README for why).
+ * router, bounded body reading and parsing, and answers written straight to a
+ * socket. CORS is in `cors.ts`, redaction in `redact.ts`. Built on `node:http`
+ * only (see the package README for why).
  * @internal
  */
 import type { IncomingMessage, ServerResponse } from "node:http"
@@ -276,69 +277,6 @@ export const parseBody = (
   )
 }
 
-/** Which browser origins may call the server. */
-export type CorsPolicy =
-  | { readonly kind: "local" }
-  | { readonly kind: "any" }
-  | { readonly kind: "list"; readonly origins: ReadonlySet<string> }
-
-const localHosts = new Set(["127.0.0.1", "localhost", "[::1]"])
-
-/** `value` if it is an http(s) origin in the canonical form browsers send, else `undefined` (e.g. `null`). */
-export const canonicalOrigin = (value: string): string | undefined => {
-  if (value.length > 2048) return undefined
-  try {
-    const url = new URL(value)
-    if (url.protocol !== "http:" && url.protocol !== "https:") return undefined
-    return url.origin === value ? value : undefined
-  } catch {
-    return undefined
-  }
-}
-
-/** Whether `origin` (already canonical) may call the server under `policy`. */
-export const originAllowed = (policy: CorsPolicy, origin: string): boolean => {
-  switch (policy.kind) {
-    case "any":
-      return true
-    case "list":
-      return policy.origins.has(origin)
-    case "local":
-      return localHosts.has(new URL(origin).hostname)
-  }
-}
-
-/** Headers that let an allowed origin read the answer. */
-export const corsHeaders = (origin: string): Record<string, string> => ({
-  "Access-Control-Allow-Origin": origin,
-  "Access-Control-Allow-Credentials": "true",
-  "Access-Control-Expose-Headers": "Retry-After",
-})
-
-const headerList = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+(\s*,\s*[A-Za-z0-9!#$%&'*+.^_`|~-]+)*$/
-
-/** Headers for an allowed preflight. */
-export const preflightHeaders = (origin: string, req: IncomingMessage): Record<string, string> => {
-  const requested = req.headers["access-control-request-headers"]
-  const headers: Record<string, string> = {
-    ...corsHeaders(origin),
-    "Access-Control-Allow-Methods": "GET, POST, DELETE, OPTIONS",
-    "Access-Control-Allow-Headers":
-      requested !== undefined &&
-      requested.length <= 1024 &&
-      headerList.test(requested) &&
-      // Header names, not a JWT or key (`redact` leaves those alone): never echo a token.
-      redact(requested, "") === requested
-        ? requested
-        : "authorization, content-type",
-    "Access-Control-Max-Age": "600",
-  }
-  if (req.headers["access-control-request-private-network"] === "true") {
-    headers["Access-Control-Allow-Private-Network"] = "true"
-  }
-  return headers
-}
-
 const malformedBodies = {
   html: {
     contentType: "text/html; charset=utf-8",
@@ -428,37 +366,4 @@ export const answerConnect = (_req: IncomingMessage, socket: Socket): void => {
       `Allow: GET, HEAD, POST, DELETE, OPTIONS\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   )
-}
-
-/** A run of the characters JWTs and keys are made of: base64url and dots. */
-const tokenRun = /[A-Za-z0-9_.-]+/g
-/** Where a secret key starts inside a run (at the start of a word). */
-const keyStart = /(?<![A-Za-z0-9_])[sp]k_(?:test|live)_/
-// eslint-disable-next-line no-control-regex
-const controlCharacters = /[\u0000-\u001f\u007f]/g
-
-/**
- * Removes anything that looks like a JWT or a secret key from text meant for a
- * log line, plus the server's own secret (`""`: none), and control characters;
- * cuts it to 300 characters. Exported for servers in front of the dev server.
- *
- * Linear in the length of the text: it is cut into maximal runs of base64url
- * characters and dots (each character is read once), and in each run everything
- * from the first `eyJ` (a JWT: base64url of `{"`) or `sk_`/`pk_` key prefix to the
- * run's end is replaced; no pattern ever backtracks over a run.
- * @example
- * redact(`/api/${jwt}`, "") // "/api/[jwt]"
- */
-export const redact = (text: string, secret: string): string => {
-  const out = (secret === "" ? text : text.split(secret).join("[secret]"))
-    .replace(tokenRun, (run) => {
-      const jwt = run.indexOf("eyJ")
-      const key = run.search(keyStart)
-      if (jwt === -1 && key === -1) return run
-      return jwt !== -1 && (key === -1 || jwt < key)
-        ? `${run.slice(0, jwt)}[jwt]`
-        : `${run.slice(0, key)}[key]`
-    })
-    .replace(controlCharacters, "?")
-  return out.length > 300 ? `${out.slice(0, 300)}…` : out
 }

@@ -4,7 +4,7 @@
  * CORS policy from `corsOrigins`.
  * @module
  */
-import type { CorsPolicy } from "./http.ts"
+import type { CorsPolicy } from "./cors.ts"
 
 /**
  * The canonical form of a host name or address, as a URL holds it: lower case,

@@ -10,15 +10,8 @@ import { parseFaultSettings, type FaultController, type FaultSettings } from "..
 import { DEV_BROWSER_PARAM, publishableKeyFor, type DevBrowsers } from "../instance.ts"
 import type { StatsRecorder } from "../stats.ts"
 import { isLifetime, maxLifetimeSeconds, parseTemplates, PrototypeKeyError } from "../templates.ts"
-import {
-  HttpError,
-  json,
-  malformedReply,
-  redact,
-  Router,
-  type BodyFields,
-  type Reply,
-} from "./http.ts"
+import { HttpError, json, malformedReply, Router, type BodyFields, type Reply } from "./http.ts"
+import { redact } from "./redact.ts"
 
 /** The request as handlers see it. */
 export interface Context {
